@@ -1,0 +1,254 @@
+/* Shape inference driver, and compile-time evaluation of the values that
+ * decide shapes (operands the schema marks `@N`). */
+#include <stdlib.h>
+#include <string.h>
+
+#include "ops_impl.h"
+
+#define MAX_CONST_EVAL_DEPTH 4096
+
+typedef struct {
+  ir_graph *g;
+  ir_tensor *memo;  /* per value id */
+  char *state;      /* 0 unknown, 1 evaluated, 2 not constant */
+  kiln_diag *d;
+} ceval;
+
+static int ceval_value(ceval *c, int v, int depth);
+
+static int ceval_node(ceval *c, int node, int depth) {
+  ir_graph *g = c->g;
+  ir_node *n = &g->nodes[node];
+  const ir_op_info *info = ir_op_get(n->op);
+  for (int j = 0; j < n->n_out; j++)
+    if (!g->values[n->out[j]].typed) return 0;
+  const ir_tensor *ins[IR_MAX_NODE_INPUTS > 64 ? 64 : IR_MAX_NODE_INPUTS];
+  const ir_tensor **in = n->n_in > 64 ? kiln_xmalloc(sizeof(ir_tensor *) * (size_t)n->n_in)
+                                      : ins;
+  ir_tensor shape_only;
+  int rc = 1;
+  for (int k = 0; k < n->n_in && rc == 1; k++) {
+    int v = n->in[k];
+    if (v < 0) {
+      in[k] = NULL;
+      continue;
+    }
+    if ((n->op == IR_OP_SHAPE || n->op == IR_OP_SIZE) && g->values[v].typed) {
+      /* only the type of the input matters */
+      shape_only.type = g->values[v].type;
+      shape_only.data = NULL;
+      in[k] = &shape_only;
+      continue;
+    }
+    rc = ceval_value(c, v, depth + 1);
+    in[k] = rc == 1 ? &c->memo[v] : NULL;
+  }
+  if (rc == 1) {
+    ir_tensor *outs[64];
+    ir_tensor **out = n->n_out > 64 ? kiln_xmalloc(sizeof(ir_tensor *) * (size_t)n->n_out)
+                                    : outs;
+    for (int j = 0; j < n->n_out && rc == 1; j++) {
+      int v = n->out[j];
+      if (ir_tensor_alloc(&c->memo[v], &g->values[v].type, c->d)) rc = -1;
+      out[j] = &c->memo[v];
+      c->state[v] = 1;
+    }
+    if (rc == 1 && info->eval(g, n, (const ir_tensor *const *)in, (ir_tensor *const *)out, c->d))
+      rc = -1;
+    if (out != outs) free(out);
+  }
+  if (in != ins) free(in);
+  return rc;
+}
+
+static int ceval_value(ceval *c, int v, int depth) {
+  if (c->state[v] == 1) return 1;
+  if (c->state[v] == 2) return 0;
+  ir_graph *g = c->g;
+  ir_value *val = &g->values[v];
+  if (depth > MAX_CONST_EVAL_DEPTH)
+    return kiln_diag_error(c->d, KILN_E_UNSUPPORTED,
+                           "%s: computation of '%s' is nested too deeply to evaluate", g->source,
+                           val->name),
+           -1;
+  if (val->kind == IR_VAL_CONST) {
+    if (!val->data) {
+      c->state[v] = 2;
+      return 0;
+    }
+    c->memo[v].type = val->type;
+    c->memo[v].data = val->data; /* borrowed */
+    c->state[v] = 1;
+    return 1;
+  }
+  if (val->kind == IR_VAL_INPUT || val->producer < 0) {
+    c->state[v] = 2;
+    return 0;
+  }
+  int rc = ceval_node(c, val->producer, depth);
+  if (rc == 0) c->state[v] = 2;
+  return rc;
+}
+
+int ir_try_const_eval(ir_graph *g, int v, ir_tensor *out, kiln_diag *d) {
+  ceval c = {g, kiln_xcalloc((size_t)g->n_values + 1, sizeof(ir_tensor)),
+             kiln_xcalloc((size_t)g->n_values + 1, 1), d};
+  int rc = ceval_value(&c, v, 0);
+  if (rc == 1) {
+    if (ir_tensor_alloc(out, &c.memo[v].type, d)) rc = -1;
+    else memcpy(out->data, c.memo[v].data, (size_t)ir_type_nbytes(&out->type));
+  }
+  for (int i = 0; i < g->n_values; i++)
+    if (c.state[i] == 1 && g->values[i].kind != IR_VAL_CONST) ir_tensor_release(&c.memo[i]);
+  free(c.memo);
+  free(c.state);
+  return rc;
+}
+
+/* A graph input that v depends on (for messages), or -1. */
+static int find_input_dep(const ir_graph *g, int v, char *seen, int depth) {
+  if (v < 0 || seen[v] || depth > MAX_CONST_EVAL_DEPTH) return -1;
+  seen[v] = 1;
+  const ir_value *val = &g->values[v];
+  if (val->kind == IR_VAL_INPUT) return v;
+  if (val->producer < 0) return -1;
+  const ir_node *n = &g->nodes[val->producer];
+  if (n->op == IR_OP_SHAPE || n->op == IR_OP_SIZE) return -1;
+  for (int k = 0; k < n->n_in; k++) {
+    int r = find_input_dep(g, n->in[k], seen, depth + 1);
+    if (r >= 0) return r;
+  }
+  return -1;
+}
+
+/* Turns the compile-time value t into attribute s of node `node`. */
+static int set_operand_attr(ir_graph *g, int node, const ir_attr_schema *s, const ir_tensor *t,
+                            kiln_diag *d) {
+  ir_node *n = &g->nodes[node];
+  int64_t numel = ir_type_numel(&t->type);
+  int isf = ir_dtype_is_float(t->type.dtype);
+  switch (s->kind) {
+  case IR_ATTR_INT:
+  case IR_ATTR_FLOAT:
+    if (numel != 1)
+      return ir_node_error(d, g, n, "input %d gives '%s' and must hold one value, not %lld",
+                           s->operand, s->name, (long long)numel);
+    if (s->kind == IR_ATTR_INT)
+      ir_set_int(g, node, s->name, isf ? (int64_t)ir_tensor_get_f(t, 0) : ir_tensor_get_i(t, 0));
+    else
+      ir_set_float(g, node, s->name, ir_tensor_get_f(t, 0));
+    break;
+  case IR_ATTR_INTS: {
+    if (t->type.rank > 1)
+      return ir_node_error(d, g, n, "input %d gives '%s' and must be a vector", s->operand,
+                           s->name);
+    if (isf)
+      return ir_node_error(d, g, n, "input %d gives '%s' and must hold integers", s->operand,
+                           s->name);
+    if (numel > IR_MAX_NODE_INPUTS)
+      return ir_node_error(d, g, n, "input %d gives '%s' with too many values (%lld)",
+                           s->operand, s->name, (long long)numel);
+    int64_t *v = kiln_xmalloc(sizeof(int64_t) * (size_t)(numel + 1));
+    for (int64_t i = 0; i < numel; i++) v[i] = ir_tensor_get_i(t, i);
+    ir_set_ints(g, node, s->name, v, (int)numel);
+    free(v);
+    break;
+  }
+  case IR_ATTR_FLOATS: {
+    if (t->type.rank > 1 || numel > IR_MAX_NODE_INPUTS)
+      return ir_node_error(d, g, n, "input %d gives '%s' and must be a short vector",
+                           s->operand, s->name);
+    double *v = kiln_xmalloc(sizeof(double) * (size_t)(numel + 1));
+    for (int64_t i = 0; i < numel; i++) v[i] = ir_tensor_get_f(t, i);
+    ir_set_floats(g, node, s->name, v, (int)numel);
+    free(v);
+    break;
+  }
+  case IR_ATTR_TENSOR: ir_set_tensor(g, node, s->name, t); break;
+  default: KILN_UNREACHABLE();
+  }
+  return KILN_OK;
+}
+
+/* Resolves operand-given attributes of a node. */
+static int resolve_operands(ir_graph *g, int node, kiln_diag *d) {
+  const ir_op_info *info = ir_op_get(g->nodes[node].op);
+  int resolved_dtype = -1;
+  for (int i = 0; i < info->n_attrs; i++) {
+    const ir_attr_schema *s = &info->attrs[i];
+    ir_node *n = &g->nodes[node];
+    if (s->operand < 0 || !ir_node_has_input(n, s->operand)) continue;
+    int v = n->in[s->operand];
+    ir_tensor t;
+    int r = ir_try_const_eval(g, v, &t, d);
+    if (r < 0) return d->status;
+    if (r == 0) {
+      char *seen = kiln_xcalloc((size_t)g->n_values + 1, 1);
+      int dep = find_input_dep(g, v, seen, 0);
+      free(seen);
+      if (dep >= 0)
+        return kiln_diag_error(
+            d, KILN_E_UNSUPPORTED,
+            "%s: node '%s' (%s): input %d ('%s') decides '%s' and must be known at compile "
+            "time, but it depends on graph input '%s'; bind that input to a value with "
+            "--bind %s=FILE",
+            g->source, n->name, ir_op_name(n->op), s->operand, g->values[v].name, s->name,
+            g->values[dep].name, g->values[dep].name);
+      return ir_node_error(d, g, n, "input %d ('%s') decides '%s' and must be known at compile time",
+                           s->operand, g->values[v].name, s->name);
+    }
+    if (resolved_dtype < 0) resolved_dtype = (int)t.type.dtype;
+    int rc = set_operand_attr(g, node, s, &t, d);
+    ir_tensor_release(&t);
+    if (rc) return rc;
+    n = &g->nodes[node];
+    n->in[s->operand] = -1;
+  }
+  ir_node *n = &g->nodes[node];
+  if (resolved_dtype >= 0)
+    for (int i = 0; i < info->n_attrs; i++)
+      if (info->attrs[i].is_dtype && !strcmp(info->attrs[i].name, "dtype") &&
+          !ir_attr_find(n, "dtype"))
+        ir_set_int(g, node, "dtype", resolved_dtype);
+  while (n->n_in > 0 && n->in[n->n_in - 1] < 0) n->n_in--;
+  return KILN_OK;
+}
+
+int ir_infer_node(ir_graph *g, int node, kiln_diag *d) {
+  int rc = resolve_operands(g, node, d);
+  if (rc) return rc;
+  ir_node *n = &g->nodes[node];
+  for (int k = 0; k < n->n_in; k++) {
+    int v = n->in[k];
+    if (v < 0) continue;
+    if (!g->values[v].typed)
+      return ir_node_error(d, g, n, "input '%s' has no known type", g->values[v].name);
+    if (!ir_dtype_supported(g->values[v].type.dtype))
+      return kiln_diag_error(d, KILN_E_UNSUPPORTED, "%s: node '%s' (%s): dtype %s is not supported yet",
+                             g->source, n->name, ir_op_name(n->op),
+                             ir_dtype_name(g->values[v].type.dtype));
+  }
+  const ir_op_info *info = ir_op_get(n->op);
+  rc = info->infer(g, n, d);
+  if (rc) return rc;
+  n = &g->nodes[node];
+  char what[IR_MAX_NAME + 256], desc[IR_MAX_NAME + 128];
+  for (int j = 0; j < n->n_out; j++) {
+    ir_value *v = &g->values[n->out[j]];
+    if (!v->typed) continue; /* optional outputs may stay untyped if unused */
+    snprintf(what, sizeof what, "%s: %s: output '%s'", g->source,
+             ir_node_desc(g, n, desc, sizeof desc), v->name);
+    rc = ir_type_check(&v->type, d, what);
+    if (rc) return rc;
+  }
+  return KILN_OK;
+}
+
+int ir_infer_shapes(ir_graph *g, kiln_diag *d) {
+  for (int i = 0; i < g->n_nodes; i++) {
+    if (g->nodes[i].dead) continue;
+    int rc = ir_infer_node(g, i, d);
+    if (rc) return rc;
+  }
+  return KILN_OK;
+}
