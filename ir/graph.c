@@ -160,19 +160,36 @@ int ir_add_input(ir_graph *g, const char *name, const ir_type *t) {
   return v;
 }
 
-void *ir_graph_alloc_data(ir_graph *g, size_t n) {
-  ir_mem *m = kiln_xcalloc(1, sizeof *m);
+void *ir_graph_alloc_data_checked(ir_graph *g, size_t n, kiln_diag *d) {
+  if (n > (size_t)IR_MAX_BYTES) {
+    kiln_diag_error(d, KILN_E_NOMEM, "%s: %zu bytes of data exceed the limit", g->source, n);
+    return NULL;
+  }
   size_t sz = (n + 63) & ~(size_t)63;
   if (sz == 0) sz = 64;
-  if (posix_memalign(&m->p, 64, sz) != 0) {
-    fprintf(stderr, "kiln: out of memory allocating %zu bytes\n", sz);
-    abort();
+  void *p = NULL;
+  if (posix_memalign(&p, 64, sz) != 0) {
+    kiln_diag_error(d, KILN_E_NOMEM, "%s: out of memory allocating %zu bytes", g->source, n);
+    return NULL;
   }
+  ir_mem *m = kiln_xcalloc(1, sizeof *m);
+  m->p = p;
   memset(m->p, 0, sz);
   m->len = sz;
   m->next = g->mem;
   g->mem = m;
   return m->p;
+}
+
+void *ir_graph_alloc_data(ir_graph *g, size_t n) {
+  kiln_diag d;
+  kiln_diag_init(&d);
+  void *p = ir_graph_alloc_data_checked(g, n, &d);
+  if (!p) {
+    fprintf(stderr, "kiln: %s\n", d.msg);
+    abort();
+  }
+  return p;
 }
 
 const void *ir_graph_map_file(ir_graph *g, const char *path, int64_t offset, int64_t len,

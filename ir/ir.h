@@ -288,8 +288,11 @@ int ir_add_const(ir_graph *g, const char *name, const ir_type *t, const void *da
 int ir_add_const_nocopy(ir_graph *g, const char *name, const ir_type *t, void *data);
 void ir_add_output(ir_graph *g, int v);
 
-/* Graph-owned memory for large data (64-byte aligned, zeroed). */
+/* Graph-owned memory for large data (64-byte aligned, zeroed). Aborts when
+ * memory runs out: for sizes that come from a model file use the checked
+ * form, which reports KILN_E_NOMEM and returns NULL. */
 void *ir_graph_alloc_data(ir_graph *g, size_t n);
+void *ir_graph_alloc_data_checked(ir_graph *g, size_t n, kiln_diag *d);
 /* Maps [offset, offset+len) of a file read-only, owned by the graph. Checks
  * the range against the file size. NULL with a diag error on failure. */
 const void *ir_graph_map_file(ir_graph *g, const char *path, int64_t offset,
