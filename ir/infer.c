@@ -133,9 +133,19 @@ static int set_operand_attr(ir_graph *g, int node, const ir_attr_schema *s, cons
     if (numel != 1)
       return ir_node_error(d, g, n, "input %d gives '%s' and must hold one value, not %lld",
                            s->operand, s->name, (long long)numel);
-    if (s->kind == IR_ATTR_INT)
-      ir_set_int(g, node, s->name, isf ? (int64_t)ir_tensor_get_f(t, 0) : ir_tensor_get_i(t, 0));
-    else
+    if (s->kind == IR_ATTR_INT) {
+      int64_t iv;
+      if (isf) {
+        double fv = ir_tensor_get_f(t, 0);
+        if (!(fv >= -0x1p62 && fv <= 0x1p62)) /* also rejects NaN */
+          return ir_node_error(d, g, n, "input %d gives '%s' = %g, not a usable integer",
+                               s->operand, s->name, fv);
+        iv = (int64_t)fv;
+      } else {
+        iv = ir_tensor_get_i(t, 0);
+      }
+      ir_set_int(g, node, s->name, iv);
+    } else
       ir_set_float(g, node, s->name, ir_tensor_get_f(t, 0));
     break;
   case IR_ATTR_INTS: {
