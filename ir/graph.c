@@ -196,7 +196,7 @@ const void *ir_graph_map_file(ir_graph *g, const char *path, int64_t offset, int
                               kiln_diag *d) {
   if (offset < 0 || len < 0)
     return kiln_diag_error(d, KILN_E_INVALID, "%s: negative offset or length", path), NULL;
-  int fd = open(path, O_RDONLY);
+  int fd = open(path, O_RDONLY | O_NONBLOCK); /* never block on a FIFO */
   if (fd < 0) {
     kiln_diag_error(d, KILN_E_IO, "%s: cannot open: %s", path, strerror(errno));
     return NULL;
@@ -211,7 +211,9 @@ const void *ir_graph_map_file(ir_graph *g, const char *path, int64_t offset, int
     close(fd);
     kiln_diag_error(d, KILN_E_INVALID,
                     "%s: data range [%lld, %lld) lies outside the file (%lld bytes)", path,
-                    (long long)offset, (long long)offset + (long long)len,
+                    (long long)offset,
+                    /* offset + len may overflow: saturate (only for the message) */
+                    (long long)(len > INT64_MAX - offset ? INT64_MAX : offset + len),
                     (long long)st.st_size);
     return NULL;
   }

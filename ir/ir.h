@@ -227,7 +227,8 @@ typedef struct ir_value {
   /* constants */
   void *data;             /* ir_type_nbytes(&type) bytes, read-only */
   ir_const_src src;
-  const char *file;       /* IR_CSRC_FILE: path as written */
+  const char *file;       /* IR_CSRC_FILE: the path (the .kir parser stores it
+                             resolved against base_dir and absolute) */
   int64_t file_offset;
   ir_init_spec init;      /* IR_CSRC_INIT */
   int is_param;           /* trainable parameter (printed `param`) */
@@ -397,7 +398,8 @@ char *ir_print_str(const ir_graph *g, const ir_print_opts *o, kiln_diag *d);
 
 /* ---- initialisers (deterministic on every machine) ----------------------- */
 /* Fills t (f32/f64) from an initialiser spec; fan-in/fan-out from the shape
- * as PyTorch defines them. 0 or a diag error. */
+ * as PyTorch defines them. 0 or a diag error. data NULL: only checks the spec
+ * against the type (the parser does so before allocating). */
 int ir_init_fill(const ir_init_spec *s, const ir_type *t, void *data, kiln_diag *d);
 
 #endif

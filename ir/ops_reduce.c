@@ -149,7 +149,7 @@ static int is_exact_int_reduce(ir_op op) {
 static int make_reduce_plan(const ir_graph *g, const ir_node *n, const ir_type *x,
                             reduce_plan *p, kiln_diag *d) {
   memset(p, 0, sizeof *p);
-  int keep, noop;
+  int keep = 1, noop = 0;
   if (get_flag(g, n, "keepdims", &keep, d) || get_flag(g, n, "noop_with_empty_axes", &noop, d))
     return d->status;
   /* bool only orders (false < true); ONNX allows it for max and min only */
