@@ -10,18 +10,8 @@
 #include <stdarg.h>
 #include <stdio.h>
 
-#include "kiln_status.h"
+#include "kiln_diag.h"
 
-#define KILN_DIAG_MSG 4096
-
-typedef struct kiln_diag {
-  int status;                /* KILN_OK or the first error's code */
-  char msg[KILN_DIAG_MSG];   /* the first error's message */
-  FILE *warn;                /* where warnings go; NULL: stderr */
-  int n_warnings;
-} kiln_diag;
-
-void kiln_diag_init(kiln_diag *d);
 /* Records an error (the first one wins) and returns its code. d may be NULL. */
 int kiln_diag_error(kiln_diag *d, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -31,7 +21,6 @@ void kiln_diag_prefix(kiln_diag *d, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 void kiln_diag_warn(kiln_diag *d, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
-void kiln_diag_clear(kiln_diag *d);
 
 /* Internal invariant: prints file:line and the condition, then aborts. */
 #define KILN_ASSERT(c)                                                        \

@@ -1,2 +1,948 @@
+/* kiln — the command line. A thin layer over the public API (kiln.h) and
+ * the runtime's .npy support (kilnrt_npy.h).
+ *
+ * Exit codes: 0 success, 1 an error in the model or while running it,
+ * 2 bad command-line use (unknown flag, bad value, missing argument).
+ */
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
-int main(void) { puts("kiln: under construction"); return 0; }
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "kiln.h"
+#include "kiln_onnx_test.h"
+#include "kilnrt_npy.h"
+
+#define EXIT_USAGE 2
+#define MAX_IO 256 /* --input / --bind flags on one command line */
+
+static const char *prog = "kiln";
+
+static void errorf(const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  fprintf(stderr, "%s: error: ", prog);
+  vfprintf(stderr, fmt, ap);
+  fputc('\n', stderr);
+  va_end(ap);
+}
+
+static int usage_error(const char *cmd, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  fprintf(stderr, "%s%s%s: error: ", prog, cmd ? " " : "", cmd ? cmd : "");
+  vfprintf(stderr, fmt, ap);
+  fputc('\n', stderr);
+  va_end(ap);
+  if (cmd)
+    fprintf(stderr, "Try '%s %s --help'.\n", prog, cmd);
+  else
+    fprintf(stderr, "Try '%s --help'.\n", prog);
+  return EXIT_USAGE;
+}
+
+/* ---- help texts ----------------------------------------------------------------- */
+static const char *main_help =
+    "kiln — a deep learning compiler\n"
+    "\n"
+    "usage: kiln COMMAND [ARGS]\n"
+    "\n"
+    "commands:\n"
+    "  ir MODEL        print the model's IR (.kir) after a pass pipeline\n"
+    "  compile MODEL   compile a model to a shared object, object, static library,\n"
+    "                  assembly or LLVM IR, with a C header\n"
+    "  run MODEL       run a model on inputs from .npy files or random data\n"
+    "  inspect MODEL   inputs, outputs, op histogram, parameters, memory estimates\n"
+    "\n"
+    "MODEL is a .kir file (kiln's text IR) or an .onnx file.\n"
+    "\n"
+    "options:\n"
+    "  -h, --help      show help (also 'kiln COMMAND --help')\n"
+    "  --version       print the version\n";
+
+static const char *pipeline_help =
+    "pipeline options:\n"
+    "  -O0, -O1, -O2, -O3     optimisation level (default -O2)\n"
+    "  --passes=a,b,c         run exactly these passes ('' runs none)\n"
+    "  --print-pipeline       print the passes that would run, then exit\n"
+    "  --verify-each          verify the IR after every pass\n"
+    "  --time-passes          print a table of pass times to stderr\n"
+    "  --dump-after=P[,P]|all print the IR after the named passes\n"
+    "  --dump-dir=DIR         write dumps as DIR/NN-PASS.kir (default: stderr)\n"
+    "model options:\n"
+    "  --shape NAME=DIMS      pin an input's dynamic dims, e.g. x=1x3x224x224\n"
+    "  --bind NAME=FILE       make input NAME a constant with the value in FILE\n"
+    "                         (.npy or ONNX TensorProto .pb)\n";
+
+static const char *ir_help =
+    "usage: kiln ir MODEL [options]\n"
+    "\n"
+    "Runs a pass pipeline over MODEL and prints the resulting IR as .kir.\n"
+    "\n"
+    "  -o FILE                write the IR to FILE (large constants go to FILE.bin)\n";
+
+static const char *run_help =
+    "usage: kiln run MODEL [options]\n"
+    "\n"
+    "Runs MODEL and prints one line per output: shape, min, max, mean.\n"
+    "\n"
+    "  --input NAME=FILE      feed input NAME from a .npy or ONNX TensorProto .pb\n"
+    "                         file (repeatable)\n"
+    "  --random-inputs        fill inputs not given with deterministic random data\n"
+    "                         (floats uniform in [-1,1), integers in [0,4), bools)\n"
+    "  --seed N               seed for --random-inputs (default 0)\n"
+    "  --output-dir DIR       write each output as DIR/NAME.npy\n"
+    "  --interp               run with the reference interpreter (default: compile\n"
+    "                         to a temporary shared object and run that)\n"
+    "\n"
+    "Inputs that decide a shape (a reshape target, slice bounds, ...) are bound\n"
+    "as constants from their files before compiling; kiln says so.\n"
+    "\n"
+    "usage: kiln run --onnx-test DIR [--rtol R] [--atol A] [options]\n"
+    "\n"
+    "Runs an ONNX test directory (DIR/model.onnx, DIR/test_data_set_N/input_K.pb)\n"
+    "and compares every output with DIR/test_data_set_N/output_K.pb: prints the\n"
+    "max abs/rel error per output and PASS or FAIL; exits 0 only on PASS.\n"
+    "  --rtol R, --atol A     tolerances: |got-want| <= atol + rtol*|want|\n"
+    "                         (default 1e-3 and 1e-7, as ONNX's runner)\n";
+
+static const char *compile_help =
+    "usage: kiln compile MODEL -o OUT [options]\n"
+    "\n"
+    "Compiles MODEL to native code through LLVM (docs/abi.md, docs/deploy.md).\n"
+    "Writes OUT and, for so/obj/lib, NAME.h next to it.\n"
+    "\n"
+    "  -o OUT                 the artifact to write\n"
+    "  --emit=KIND            so (default), obj, lib (.a), asm, llvm (IR text), header\n"
+    "  --name NAME            entry point prefix, a C identifier (default: from OUT)\n"
+    "  --weights=embed|file   embed the constants (default) or write NAME.weights\n"
+    "  --target=TRIPLE        target triple, e.g. aarch64-linux-gnu (default: this machine)\n"
+    "  --mcpu=CPU             native (default), generic, x86-64-v3, znver3, ...\n"
+    "  --mattr=FEATURES       CPU features, e.g. +avx2,-avx512f (default: the CPU's)\n"
+    "  --cc CC                C compiler driver that links the .so ($KILN_CC, else cc)\n"
+    "\n"
+    "-O0/-O1 select LLVM's default<O0>/<O1> pipeline, -O2/-O3 default<O3>;\n"
+    "--time-passes also times the code-generation phases.\n";
+
+static const char *inspect_help =
+    "usage: kiln inspect MODEL [options]\n"
+    "\n"
+    "Prints the model's inputs and outputs, an op histogram, the number of\n"
+    "trainable parameters and memory estimates (see docs/cli.md).\n"
+    "\n"
+    "  --json                 print the report as JSON\n"
+    "  --memory               add the memory plan (docs/passes.md): naive_bytes,\n"
+    "                         lower_bound_bytes, arena_bytes, and the peak live bytes\n"
+    "                         in the model's own order and after `schedule`; the\n"
+    "                         pipeline options choose the passes run before those\n";
+
+/* ---- option parsing ------------------------------------------------------------------ */
+typedef struct {
+  int argc;
+  char **argv;
+  int i;
+  const char *cmd;
+} args;
+
+/* Matches flag `name` at argv[i], as `--name=VALUE` or `--name VALUE`.
+ * Returns 1 and sets *val when it matches; 0 otherwise; -1 when the value is
+ * missing (an error has been printed). */
+static int flag_value(args *a, const char *name, const char **val) {
+  const char *s = a->argv[a->i];
+  size_t n = strlen(name);
+  if (strncmp(s, name, n) != 0) return 0;
+  if (s[n] == '=') {
+    *val = s + n + 1;
+    return 1;
+  }
+  if (s[n] != 0) return 0;
+  if (a->i + 1 >= a->argc) {
+    usage_error(a->cmd, "%s needs a value", name);
+    return -1;
+  }
+  *val = a->argv[++a->i];
+  return 1;
+}
+
+static int parse_dims(const char *s, int *rank, int64_t *dims) {
+  *rank = 0;
+  if (!*s) return 0; /* scalar */
+  for (;;) {
+    char *end;
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    if (end == s || errno || v < 0) return -1;
+    if (*rank >= KILN_MAX_RANK) return -1;
+    dims[(*rank)++] = v;
+    if (*end == 0) return 0;
+    if (*end != 'x' && *end != 'X' && *end != ',') return -1;
+    s = end + 1;
+  }
+}
+
+typedef struct {
+  const char *model;
+  kiln_load_options load;
+  kiln_pipeline_options pipe;
+  int print_pipeline;
+  int n_binds;
+  const char *bind_names[MAX_IO];
+  const char *bind_files[MAX_IO];
+  /* ir */
+  const char *out_file;
+  /* run */
+  int n_inputs;
+  const char *input_names[MAX_IO];
+  const char *input_files[MAX_IO];
+  int random_inputs;
+  unsigned long long seed;
+  const char *output_dir;
+  int interp;
+  const char *onnx_test; /* --onnx-test DIR */
+  double rtol, atol;
+  /* inspect */
+  int json;
+  int memory; /* --memory */
+} options;
+
+/* Splits "NAME=VALUE" (the last '=' separates, so names may contain '='
+ * only if the value does not). */
+static int split_assign(const char *s, const char **name, const char **value, char *buf,
+                        size_t n) {
+  const char *eq = strrchr(s, '=');
+  if (!eq || eq == s || !eq[1]) return -1;
+  size_t ln = (size_t)(eq - s);
+  if (ln >= n) return -1;
+  memcpy(buf, s, ln);
+  buf[ln] = 0;
+  *name = buf;
+  *value = eq + 1;
+  return 0;
+}
+
+static char name_store[MAX_IO * 3][1024];
+static int name_store_n;
+
+static int parse_common(args *a, options *o, int *handled) {
+  const char *v;
+  const char *s = a->argv[a->i];
+  int r;
+  *handled = 1;
+  if (!strcmp(s, "-O0") || !strcmp(s, "-O1") || !strcmp(s, "-O2") || !strcmp(s, "-O3")) {
+    o->pipe.opt_level = s[2] - '0';
+    return 0;
+  }
+  if (!strncmp(s, "-O", 2) && s[2])
+    return usage_error(a->cmd, "unknown optimisation level '%s' (use -O0 to -O3)", s);
+  if ((r = flag_value(a, "--passes", &v))) {
+    if (r < 0) return EXIT_USAGE;
+    o->pipe.passes = v;
+    return 0;
+  }
+  if (!strcmp(s, "--print-pipeline")) {
+    o->print_pipeline = 1;
+    return 0;
+  }
+  if (!strcmp(s, "--verify-each")) {
+    o->pipe.verify_each = 1;
+    return 0;
+  }
+  if (!strcmp(s, "--time-passes")) {
+    o->pipe.time_passes = 1;
+    return 0;
+  }
+  if ((r = flag_value(a, "--dump-after", &v))) {
+    if (r < 0) return EXIT_USAGE;
+    if (!*v) return usage_error(a->cmd, "--dump-after needs pass names or 'all'");
+    o->pipe.dump_after = v;
+    return 0;
+  }
+  if ((r = flag_value(a, "--dump-dir", &v))) {
+    if (r < 0) return EXIT_USAGE;
+    if (!*v) return usage_error(a->cmd, "--dump-dir needs a directory");
+    o->pipe.dump_dir = v;
+    return 0;
+  }
+  if ((r = flag_value(a, "--shape", &v))) {
+    if (r < 0) return EXIT_USAGE;
+    const char *name, *dims;
+    if (name_store_n >= MAX_IO * 3 || o->load.n_shapes >= KILN_MAX_SHAPE_PINS)
+      return usage_error(a->cmd, "too many --shape flags");
+    char *buf = name_store[name_store_n++];
+    if (split_assign(v, &name, &dims, buf, sizeof name_store[0]))
+      return usage_error(a->cmd, "--shape expects NAME=DIMS (e.g. x=1x3x224x224), got '%s'", v);
+    int k = o->load.n_shapes;
+    if (parse_dims(dims, &o->load.shape_ranks[k], o->load.shape_dims[k]))
+      return usage_error(a->cmd, "--shape %s: bad dimensions '%s' (use e.g. 1x3x224x224)", name,
+                         dims);
+    o->load.shape_names[k] = name;
+    o->load.n_shapes++;
+    return 0;
+  }
+  if ((r = flag_value(a, "--bind", &v))) {
+    if (r < 0) return EXIT_USAGE;
+    const char *name, *file;
+    if (name_store_n >= MAX_IO * 3 || o->n_binds >= MAX_IO)
+      return usage_error(a->cmd, "too many --bind flags");
+    char *buf = name_store[name_store_n++];
+    if (split_assign(v, &name, &file, buf, sizeof name_store[0]))
+      return usage_error(a->cmd, "--bind expects NAME=FILE, got '%s'", v);
+    o->bind_names[o->n_binds] = name;
+    o->bind_files[o->n_binds++] = file;
+    return 0;
+  }
+  *handled = 0;
+  return 0;
+}
+
+/* ---- helpers ------------------------------------------------------------------------------ */
+/* Reads a .npy or ONNX TensorProto (.pb) file; prints the error. */
+static int load_tensor_file(const char *path, kiln_tensor *t) {
+  kiln_diag d;
+  kiln_diag_init(&d);
+  int rc = kiln_tensor_read(path, t, &d);
+  if (rc) errorf("%s", d.msg[0] ? d.msg : kiln_status_name(rc));
+  return rc;
+}
+
+static int report_diag(const kiln_diag *d) {
+  errorf("%s", d->msg[0] ? d->msg : kiln_status_name(d->status));
+  return d->status == KILN_E_USAGE ? EXIT_USAGE : 1;
+}
+
+static void type_str(kiln_dtype dt, int rank, const int64_t *dims, char *buf, size_t n) {
+  size_t k = (size_t)snprintf(buf, n, "%s[", kiln_dtype_name(dt));
+  for (int i = 0; i < rank && k < n; i++)
+    k += (size_t)snprintf(buf + k, n - k, "%s%lld", i ? "," : "", (long long)dims[i]);
+  if (k < n) snprintf(buf + k, n - k, "]");
+}
+
+/* Loads the model and applies --bind. */
+static int open_model(options *o, kiln_model **m) {
+  kiln_diag d;
+  kiln_diag_init(&d);
+  if (kiln_model_load(o->model, &o->load, m, &d)) return report_diag(&d);
+  for (int i = 0; i < o->n_binds; i++) {
+    kiln_tensor t;
+    int rc = load_tensor_file(o->bind_files[i], &t);
+    if (rc) return 1;
+    rc = kiln_model_bind(*m, o->bind_names[i], &t, &d);
+    kiln_tensor_free(&t);
+    if (rc) return report_diag(&d);
+  }
+  return 0;
+}
+
+static int do_print_pipeline(options *o) {
+  char buf[4096];
+  kiln_diag d;
+  kiln_diag_init(&d);
+  if (kiln_pipeline_describe(&o->pipe, buf, sizeof buf, &d)) return report_diag(&d);
+  printf("%s\n", buf);
+  return 0;
+}
+
+static int need_model(args *a, options *o, const char *help) {
+  if (!o->model) {
+    usage_error(a->cmd, "missing MODEL argument");
+    (void)help;
+    return EXIT_USAGE;
+  }
+  struct stat st;
+  if (stat(o->model, &st) != 0) {
+    errorf("%s: %s", o->model, strerror(errno));
+    return 1;
+  }
+  return 0;
+}
+
+/* ---- kiln ir -------------------------------------------------------------------------------- */
+static int cmd_ir(args *a) {
+  options o;
+  memset(&o, 0, sizeof o);
+  kiln_load_options_init(&o.load);
+  kiln_pipeline_options_init(&o.pipe);
+  for (a->i = 2; a->i < a->argc; a->i++) {
+    const char *s = a->argv[a->i], *v;
+    int handled, rc, r;
+    if (!strcmp(s, "-h") || !strcmp(s, "--help")) {
+      printf("%s\n%s", ir_help, pipeline_help);
+      return 0;
+    }
+    if ((rc = parse_common(a, &o, &handled))) return rc;
+    if (handled) continue;
+    if ((r = flag_value(a, "-o", &v))) {
+      if (r < 0) return EXIT_USAGE;
+      o.out_file = v;
+      continue;
+    }
+    if (s[0] == '-' && s[1]) return usage_error(a->cmd, "unknown option '%s'", s);
+    if (o.model) return usage_error(a->cmd, "unexpected argument '%s'", s);
+    o.model = s;
+  }
+  if (o.print_pipeline) return do_print_pipeline(&o);
+  int rc = need_model(a, &o, ir_help);
+  if (rc) return rc;
+  kiln_model *m = NULL;
+  if ((rc = open_model(&o, &m))) {
+    kiln_model_free(m);
+    return rc;
+  }
+  kiln_diag d;
+  kiln_diag_init(&d);
+  if (kiln_model_optimize(m, &o.pipe, &d)) {
+    kiln_model_free(m);
+    return report_diag(&d);
+  }
+  FILE *f = stdout;
+  char side[4096];
+  const char *side_file = NULL;
+  if (o.out_file) {
+    f = fopen(o.out_file, "w");
+    if (!f) {
+      errorf("%s: cannot create: %s", o.out_file, strerror(errno));
+      kiln_model_free(m);
+      return 1;
+    }
+    snprintf(side, sizeof side, "%s.bin", o.out_file);
+    remove(side);
+    side_file = side;
+  }
+  rc = kiln_model_print(m, f, side_file, &d);
+  if (f != stdout && fclose(f) != 0 && !rc) {
+    errorf("%s: write failed", o.out_file);
+    rc = 1;
+  }
+  kiln_model_free(m);
+  if (rc) return report_diag(&d);
+  return 0;
+}
+
+/* ---- kiln run -------------------------------------------------------------------------------- */
+/* Output file name from a value name: keeps [A-Za-z0-9_.-], maps the rest
+ * to '_' and never yields "." or "..". */
+static void safe_file_name(const char *name, char *buf, size_t n) {
+  size_t k = 0;
+  for (const char *p = name; *p && k + 1 < n; p++) {
+    char c = *p;
+    int ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+             c == '_' || c == '-' || c == '.';
+    buf[k++] = ok ? c : '_';
+  }
+  buf[k] = 0;
+  if (k == 0 || !strcmp(buf, ".") || !strcmp(buf, "..")) snprintf(buf, n, "output");
+}
+
+static void summarize(const char *name, const kiln_tensor *t) {
+  char ty[256];
+  type_str(t->dtype, t->rank, t->dims, ty, sizeof ty);
+  int64_t n = kiln_tensor_numel(t);
+  double mn = INFINITY, mx = -INFINITY, sum = 0;
+  for (int64_t i = 0; i < n; i++) {
+    double v;
+    switch (t->dtype) {
+    case KILN_F32: v = ((const float *)t->data)[i]; break;
+    case KILN_F64: v = ((const double *)t->data)[i]; break;
+    case KILN_I64: v = (double)((const int64_t *)t->data)[i]; break;
+    case KILN_I32: v = ((const int32_t *)t->data)[i]; break;
+    case KILN_I16: v = ((const int16_t *)t->data)[i]; break;
+    case KILN_I8: v = ((const int8_t *)t->data)[i]; break;
+    case KILN_U8:
+    case KILN_BOOL: v = ((const uint8_t *)t->data)[i]; break;
+    default: v = NAN;
+    }
+    if (v < mn) mn = v;
+    if (v > mx) mx = v;
+    sum += v;
+  }
+  if (n == 0)
+    printf("%s: %s (empty)\n", name, ty);
+  else
+    printf("%s: %s min=%.6g max=%.6g mean=%.6g\n", name, ty, mn, mx, sum / (double)n);
+}
+
+/* kiln run --onnx-test DIR: one ONNX test directory against its references. */
+static int run_onnx_test(args *a, options *o) {
+  if (o->model) return usage_error(a->cmd, "give either MODEL or --onnx-test DIR, not both");
+  if (o->n_inputs || o->n_binds || o->random_inputs || o->output_dir || o->load.n_shapes)
+    return usage_error(a->cmd, "--onnx-test takes its inputs from the test directory; "
+                               "--input, --bind, --shape, --random-inputs and --output-dir "
+                               "do not apply");
+  kiln_check_options co;
+  kiln_check_options_init(&co);
+  co.pipe = o->pipe;
+  co.notes = stderr;
+  if (o->rtol >= 0) co.rtol = o->rtol;
+  if (o->atol >= 0) co.atol = o->atol;
+  kiln_check_result *r = calloc(1, sizeof *r);
+  if (!r) {
+    errorf("out of memory");
+    return 1;
+  }
+  kiln_diag d;
+  kiln_diag_init(&d);
+  printf("%s (rtol %g, atol %g)\n", o->onnx_test, co.rtol, co.atol);
+  fflush(stdout);
+  int rc = kiln_onnx_test_run(o->onnx_test, &co, r, &d);
+  kiln_check_result_print(r, stdout);
+  int n_sets = r->n_data_sets;
+  free(r);
+  if (rc == KILN_OK || rc == KILN_E_MISMATCH) {
+    printf("%s (%d data set%s)\n", rc ? "FAIL" : "PASS", n_sets, n_sets == 1 ? "" : "s");
+    return rc ? 1 : 0;
+  }
+  printf("FAIL (%s)\n", kiln_status_name(rc));
+  return report_diag(&d);
+}
+
+static int cmd_run(args *a) {
+  options o;
+  memset(&o, 0, sizeof o);
+  kiln_load_options_init(&o.load);
+  kiln_pipeline_options_init(&o.pipe);
+  o.rtol = o.atol = -1; /* unset */
+  for (a->i = 2; a->i < a->argc; a->i++) {
+    const char *s = a->argv[a->i], *v;
+    int handled, rc, r;
+    if (!strcmp(s, "-h") || !strcmp(s, "--help")) {
+      printf("%s\n%s", run_help, pipeline_help);
+      return 0;
+    }
+    if ((rc = parse_common(a, &o, &handled))) return rc;
+    if (handled) continue;
+    if ((r = flag_value(a, "--input", &v))) {
+      if (r < 0) return EXIT_USAGE;
+      const char *name, *file;
+      if (name_store_n >= MAX_IO * 3 || o.n_inputs >= MAX_IO)
+        return usage_error(a->cmd, "too many --input flags");
+      char *buf = name_store[name_store_n++];
+      if (split_assign(v, &name, &file, buf, sizeof name_store[0]))
+        return usage_error(a->cmd, "--input expects NAME=FILE, got '%s'", v);
+      o.input_names[o.n_inputs] = name;
+      o.input_files[o.n_inputs++] = file;
+      continue;
+    }
+    if (!strcmp(s, "--random-inputs")) {
+      o.random_inputs = 1;
+      continue;
+    }
+    if (!strcmp(s, "--interp")) {
+      o.interp = 1;
+      continue;
+    }
+    if ((r = flag_value(a, "--onnx-test", &v))) {
+      if (r < 0) return EXIT_USAGE;
+      if (!*v) return usage_error(a->cmd, "--onnx-test needs a directory");
+      o.onnx_test = v;
+      continue;
+    }
+    if ((r = flag_value(a, "--rtol", &v)) || (r = flag_value(a, "--atol", &v))) {
+      if (r < 0) return EXIT_USAGE;
+      char *end;
+      errno = 0;
+      double x = strtod(v, &end);
+      if (*end || end == v || errno || !(x >= 0) || isinf(x))
+        return usage_error(a->cmd, "%s: bad tolerance '%s' (a number >= 0)", s, v);
+      *(s[2] == 'r' ? &o.rtol : &o.atol) = x;
+      continue;
+    }
+    if ((r = flag_value(a, "--seed", &v))) {
+      if (r < 0) return EXIT_USAGE;
+      char *end;
+      errno = 0;
+      o.seed = strtoull(v, &end, 10);
+      if (*end || end == v || errno) return usage_error(a->cmd, "--seed: bad number '%s'", v);
+      continue;
+    }
+    if ((r = flag_value(a, "--output-dir", &v))) {
+      if (r < 0) return EXIT_USAGE;
+      if (!*v) return usage_error(a->cmd, "--output-dir needs a directory");
+      o.output_dir = v;
+      continue;
+    }
+    if (s[0] == '-' && s[1]) return usage_error(a->cmd, "unknown option '%s'", s);
+    if (o.model) return usage_error(a->cmd, "unexpected argument '%s'", s);
+    o.model = s;
+  }
+  if (o.print_pipeline) return do_print_pipeline(&o);
+  if (o.onnx_test) return run_onnx_test(a, &o);
+  if (o.rtol >= 0 || o.atol >= 0)
+    return usage_error(a->cmd, "--rtol and --atol need --onnx-test");
+  int rc = need_model(a, &o, run_help);
+  if (rc) return rc;
+  kiln_model *m = NULL;
+  if ((rc = open_model(&o, &m))) {
+    kiln_model_free(m);
+    return rc;
+  }
+  kiln_diag d;
+  kiln_diag_init(&d);
+  int n_in = kiln_model_num_inputs(m);
+  kiln_tensor *feeds = calloc((size_t)n_in + 1, sizeof(kiln_tensor));
+  kiln_tensor *outs = NULL;
+  int n_out = 0;
+  int status = 0;
+
+  /* read the input files; every named input must exist */
+  kiln_tensor given[MAX_IO];
+  memset(given, 0, sizeof given);
+  for (int k = 0; k < o.n_inputs && !status; k++) {
+    int found = 0;
+    for (int i = 0; i < n_in; i++) {
+      kiln_value_info vi;
+      kiln_model_input(m, i, &vi);
+      if (!strcmp(vi.name, o.input_names[k])) found = 1;
+    }
+    if (!found) {
+      errorf("%s: the model has no input '%s'", o.model, o.input_names[k]);
+      status = EXIT_USAGE;
+      break;
+    }
+    if (load_tensor_file(o.input_files[k], &given[k])) status = 1;
+  }
+  /* bind given inputs that decide shapes */
+  for (int k = 0; k < o.n_inputs && !status; k++) {
+    for (int i = 0; i < kiln_model_num_inputs(m); i++) {
+      kiln_value_info vi;
+      kiln_model_input(m, i, &vi);
+      if (strcmp(vi.name, o.input_names[k]) || !kiln_model_input_decides_shape(m, i)) continue;
+      fprintf(stderr, "%s: note: input '%s' decides a shape; binding it to %s as a constant\n",
+              prog, vi.name, o.input_files[k]);
+      if (kiln_model_bind(m, vi.name, &given[k], &d)) status = report_diag(&d);
+      break;
+    }
+  }
+  if (!status && kiln_model_optimize(m, &o.pipe, &d)) status = report_diag(&d);
+  n_in = kiln_model_num_inputs(m);
+  for (int i = 0; i < n_in && !status; i++) {
+    kiln_value_info vi;
+    kiln_model_input(m, i, &vi);
+    int k;
+    for (k = 0; k < o.n_inputs; k++)
+      if (!strcmp(vi.name, o.input_names[k])) break;
+    if (k < o.n_inputs) {
+      kiln_tensor *t = &given[k];
+      int same = t->dtype == vi.dtype && t->rank == vi.rank;
+      for (int j = 0; same && j < vi.rank; j++) same = t->dims[j] == vi.dims[j];
+      if (!same) {
+        char want[256], got[256];
+        type_str(vi.dtype, vi.rank, vi.dims, want, sizeof want);
+        type_str(t->dtype, t->rank, t->dims, got, sizeof got);
+        errorf("%s: input '%s' must be %s, but %s holds %s", o.model, vi.name, want,
+               o.input_files[k], got);
+        status = 1;
+        break;
+      }
+      feeds[i] = *t;
+      feeds[i].data = t->data;
+    } else if (o.random_inputs) {
+      feeds[i].dtype = vi.dtype;
+      feeds[i].rank = vi.rank;
+      memcpy(feeds[i].dims, vi.dims, sizeof vi.dims);
+      if (kiln_tensor_random(&feeds[i], o.seed + (unsigned long long)i, &d))
+        status = report_diag(&d);
+    } else {
+      errorf("%s: no value for input '%s' (give --input %s=FILE.npy or --random-inputs)",
+             o.model, vi.name, vi.name);
+      status = EXIT_USAGE;
+    }
+  }
+  if (!status) {
+    n_out = kiln_model_num_outputs(m);
+    outs = calloc((size_t)n_out + 1, sizeof(kiln_tensor));
+    kiln_compile_options co;
+    kiln_compile_options_init(&co);
+    co.opt_level = o.pipe.opt_level;
+    co.time_passes = o.pipe.time_passes;
+    co.report = o.pipe.report;
+    if (o.interp ? kiln_model_interpret(m, feeds, outs, &d)
+                 : kiln_model_run_compiled(m, &co, feeds, outs, &d)) {
+      status = report_diag(&d);
+      n_out = 0;
+    }
+  }
+  if (!status && o.output_dir) {
+    if (mkdir(o.output_dir, 0777) != 0 && errno != EEXIST) {
+      errorf("%s: cannot create directory: %s", o.output_dir, strerror(errno));
+      status = 1;
+    }
+  }
+  for (int j = 0; j < n_out && !status; j++) {
+    kiln_value_info vi;
+    kiln_model_output(m, j, &vi);
+    summarize(vi.name, &outs[j]);
+    if (o.output_dir) {
+      char fname[1100], path[4096], err[1024];
+      safe_file_name(vi.name, fname, sizeof fname);
+      snprintf(path, sizeof path, "%s/%s.npy", o.output_dir, fname);
+      if (kiln_npy_write(path, outs[j].dtype, outs[j].rank, outs[j].dims, outs[j].data, err,
+                         sizeof err)) {
+        errorf("%s", err);
+        status = 1;
+      }
+    }
+  }
+  for (int j = 0; j < n_out; j++) kiln_tensor_free(&outs[j]);
+  for (int i = 0; i < n_in; i++) {
+    int is_given = 0;
+    for (int k = 0; k < o.n_inputs; k++) is_given |= feeds[i].data == given[k].data;
+    if (!is_given) kiln_tensor_free(&feeds[i]);
+  }
+  for (int k = 0; k < o.n_inputs; k++) kiln_tensor_free(&given[k]);
+  free(feeds);
+  free(outs);
+  kiln_model_free(m);
+  return status;
+}
+
+/* ---- kiln compile ---------------------------------------------------------------------------- */
+static int cmd_compile(args *a) {
+  options o;
+  memset(&o, 0, sizeof o);
+  kiln_load_options_init(&o.load);
+  kiln_pipeline_options_init(&o.pipe);
+  kiln_compile_options co;
+  kiln_compile_options_init(&co);
+  for (a->i = 2; a->i < a->argc; a->i++) {
+    const char *s = a->argv[a->i], *v;
+    int handled, rc, r;
+    if (!strcmp(s, "-h") || !strcmp(s, "--help")) {
+      printf("%s\n%s", compile_help, pipeline_help);
+      return 0;
+    }
+    if ((rc = parse_common(a, &o, &handled))) return rc;
+    if (handled) continue;
+    if ((r = flag_value(a, "-o", &v))) {
+      if (r < 0) return EXIT_USAGE;
+      if (!*v) return usage_error(a->cmd, "-o needs a file name");
+      o.out_file = v;
+      continue;
+    }
+    if ((r = flag_value(a, "--emit", &v))) {
+      static const char *const kinds[] = {"so", "obj", "lib", "asm", "llvm", "header"};
+      if (r < 0) return EXIT_USAGE;
+      int k = 0;
+      while (k < 6 && strcmp(v, kinds[k])) k++;
+      if (k == 6)
+        return usage_error(a->cmd, "--emit must be so, obj, lib, asm, llvm or header, not '%s'", v);
+      co.emit = (kiln_emit_kind)k;
+      continue;
+    }
+    if ((r = flag_value(a, "--weights", &v))) {
+      if (r < 0) return EXIT_USAGE;
+      if (strcmp(v, "embed") && strcmp(v, "file"))
+        return usage_error(a->cmd, "--weights must be embed or file, not '%s'", v);
+      co.weights_file = !strcmp(v, "file");
+      continue;
+    }
+    if ((r = flag_value(a, "--name", &v)) > 0) co.name = v;
+    else if (r == 0 && (r = flag_value(a, "--target", &v)) > 0) co.target = v;
+    else if (r == 0 && (r = flag_value(a, "--mcpu", &v)) > 0) co.cpu = v;
+    else if (r == 0 && (r = flag_value(a, "--mattr", &v)) > 0) co.features = v;
+    else if (r == 0 && (r = flag_value(a, "--cc", &v)) > 0) co.cc = v;
+    if (r < 0) return EXIT_USAGE;
+    if (r > 0) {
+      if (!*v) return usage_error(a->cmd, "%s needs a value", s);
+      continue;
+    }
+    if (s[0] == '-' && s[1]) return usage_error(a->cmd, "unknown option '%s'", s);
+    if (o.model) return usage_error(a->cmd, "unexpected argument '%s'", s);
+    o.model = s;
+  }
+  if (o.print_pipeline) return do_print_pipeline(&o);
+  int rc = need_model(a, &o, compile_help);
+  if (rc) return rc;
+  if (!o.out_file) return usage_error(a->cmd, "missing -o OUT");
+  kiln_model *m = NULL;
+  if ((rc = open_model(&o, &m))) {
+    kiln_model_free(m);
+    return rc;
+  }
+  kiln_diag d;
+  kiln_diag_init(&d);
+  co.opt_level = o.pipe.opt_level;
+  co.time_passes = o.pipe.time_passes;
+  co.report = o.pipe.report;
+  if (kiln_model_optimize(m, &o.pipe, &d) || kiln_model_compile(m, o.out_file, &co, &d)) {
+    kiln_model_free(m);
+    return report_diag(&d);
+  }
+  kiln_model_free(m);
+  return 0;
+}
+
+/* ---- kiln inspect --------------------------------------------------------------------------- */
+static void json_str(const char *s) {
+  putchar('"');
+  for (; *s; s++) {
+    unsigned char c = (unsigned char)*s;
+    if (c == '"' || c == '\\') printf("\\%c", c);
+    else if (c < 0x20) printf("\\u%04x", c);
+    else putchar(c);
+  }
+  putchar('"');
+}
+
+static void json_dims(const kiln_value_info *vi) {
+  printf("[");
+  for (int i = 0; i < vi->rank; i++) printf("%s%lld", i ? ", " : "", (long long)vi->dims[i]);
+  printf("]");
+}
+
+static int cmd_inspect(args *a) {
+  options o;
+  memset(&o, 0, sizeof o);
+  kiln_load_options_init(&o.load);
+  kiln_pipeline_options_init(&o.pipe);
+  for (a->i = 2; a->i < a->argc; a->i++) {
+    const char *s = a->argv[a->i];
+    int handled, rc;
+    if (!strcmp(s, "-h") || !strcmp(s, "--help")) {
+      printf("%s\n%s", inspect_help, pipeline_help);
+      return 0;
+    }
+    if ((rc = parse_common(a, &o, &handled))) return rc;
+    if (handled) continue;
+    if (!strcmp(s, "--json")) {
+      o.json = 1;
+      continue;
+    }
+    if (!strcmp(s, "--memory")) {
+      o.memory = 1;
+      continue;
+    }
+    if (s[0] == '-' && s[1]) return usage_error(a->cmd, "unknown option '%s'", s);
+    if (o.model) return usage_error(a->cmd, "unexpected argument '%s'", s);
+    o.model = s;
+  }
+  int rc = need_model(a, &o, inspect_help);
+  if (rc) return rc;
+  kiln_model *m = NULL;
+  if ((rc = open_model(&o, &m))) {
+    kiln_model_free(m);
+    return rc;
+  }
+  kiln_diag d;
+  kiln_diag_init(&d);
+  kiln_inspect_report r;
+  if (kiln_model_inspect(m, &r, &d)) {
+    kiln_model_free(m);
+    return report_diag(&d);
+  }
+  kiln_memory_report mr;
+  if (o.memory && kiln_model_memory(m, &o.pipe, &mr, &d)) {
+    kiln_model_free(m);
+    return report_diag(&d);
+  }
+  int ni = kiln_model_num_inputs(m), no = kiln_model_num_outputs(m);
+  if (o.json) {
+    printf("{\n  \"model\": ");
+    json_str(o.model);
+    printf(",\n  \"inputs\": [");
+    for (int i = 0; i < ni; i++) {
+      kiln_value_info vi;
+      kiln_model_input(m, i, &vi);
+      printf("%s\n    {\"name\": ", i ? "," : "");
+      json_str(vi.name);
+      printf(", \"dtype\": \"%s\", \"shape\": ", kiln_dtype_name(vi.dtype));
+      json_dims(&vi);
+      printf("}");
+    }
+    printf("\n  ],\n  \"outputs\": [");
+    for (int i = 0; i < no; i++) {
+      kiln_value_info vi;
+      kiln_model_output(m, i, &vi);
+      printf("%s\n    {\"name\": ", i ? "," : "");
+      json_str(vi.name);
+      printf(", \"dtype\": \"%s\", \"shape\": ", kiln_dtype_name(vi.dtype));
+      json_dims(&vi);
+      printf("}");
+    }
+    printf("\n  ],\n  \"nodes\": %d,\n  \"ops\": {", r.n_nodes);
+    for (int i = 0; i < r.n_ops; i++)
+      printf("%s\n    \"%s\": %d", i ? "," : "", r.op_names[i], r.op_counts[i]);
+    printf("\n  },\n");
+    printf("  \"parameters\": %lld,\n", (long long)r.parameters);
+    printf("  \"parameter_bytes\": %lld,\n", (long long)r.parameter_bytes);
+    printf("  \"constant_bytes\": %lld,\n", (long long)r.constant_bytes);
+    printf("  \"activation_bytes\": %lld,\n", (long long)r.activation_bytes);
+    printf("  \"activation_peak_bytes\": %lld,\n", (long long)r.activation_peak_bytes);
+    printf("  \"memory_bytes\": {\"inference\": %lld, \"training_sgd\": %lld, "
+           "\"training_momentum\": %lld, \"training_adam\": %lld}",
+           (long long)r.mem_inference, (long long)r.mem_train_sgd,
+           (long long)r.mem_train_momentum, (long long)r.mem_train_adam);
+    if (o.memory)
+      printf(",\n  \"memory_plan\": {\"naive_bytes\": %lld, \"lower_bound_bytes\": %lld, "
+             "\"arena_bytes\": %lld, \"peak_default_order_bytes\": %lld, "
+             "\"peak_scheduled_bytes\": %lld}",
+             (long long)mr.naive_bytes, (long long)mr.lower_bound_bytes,
+             (long long)mr.arena_bytes, (long long)mr.peak_default_order_bytes,
+             (long long)mr.peak_scheduled_bytes);
+    printf("\n}\n");
+  } else {
+    printf("model: %s\n", o.model);
+    printf("inputs:\n");
+    for (int i = 0; i < ni; i++) {
+      kiln_value_info vi;
+      char ty[256];
+      kiln_model_input(m, i, &vi);
+      type_str(vi.dtype, vi.rank, vi.dims, ty, sizeof ty);
+      printf("  %s: %s\n", vi.name, ty);
+    }
+    printf("outputs:\n");
+    for (int i = 0; i < no; i++) {
+      kiln_value_info vi;
+      char ty[256];
+      kiln_model_output(m, i, &vi);
+      type_str(vi.dtype, vi.rank, vi.dims, ty, sizeof ty);
+      printf("  %s: %s\n", vi.name, ty);
+    }
+    printf("ops: %d nodes\n", r.n_nodes);
+    for (int i = 0; i < r.n_ops; i++) printf("  %-20s %d\n", r.op_names[i], r.op_counts[i]);
+    printf("parameters: %lld\n", (long long)r.parameters);
+    printf("parameter_bytes: %lld\n", (long long)r.parameter_bytes);
+    printf("constant_bytes: %lld\n", (long long)r.constant_bytes);
+    printf("activation_bytes: %lld\n", (long long)r.activation_bytes);
+    printf("activation_peak_bytes: %lld\n", (long long)r.activation_peak_bytes);
+    printf("memory_inference_bytes: %lld\n", (long long)r.mem_inference);
+    printf("memory_training_sgd_bytes: %lld\n", (long long)r.mem_train_sgd);
+    printf("memory_training_momentum_bytes: %lld\n", (long long)r.mem_train_momentum);
+    printf("memory_training_adam_bytes: %lld\n", (long long)r.mem_train_adam);
+    if (o.memory) {
+      printf("naive_bytes: %lld\n", (long long)mr.naive_bytes);
+      printf("lower_bound_bytes: %lld\n", (long long)mr.lower_bound_bytes);
+      printf("arena_bytes: %lld\n", (long long)mr.arena_bytes);
+      printf("peak_default_order_bytes: %lld\n", (long long)mr.peak_default_order_bytes);
+      printf("peak_scheduled_bytes: %lld\n", (long long)mr.peak_scheduled_bytes);
+    }
+  }
+  kiln_model_free(m);
+  return 0;
+}
+
+int main(int argc, char **argv) {
+  args a = {argc, argv, 1, NULL};
+  if (argc < 2) {
+    fputs(main_help, stderr);
+    return EXIT_USAGE;
+  }
+  const char *cmd = argv[1];
+  if (!strcmp(cmd, "-h") || !strcmp(cmd, "--help") || !strcmp(cmd, "help")) {
+    fputs(main_help, stdout);
+    return 0;
+  }
+  if (!strcmp(cmd, "--version") || !strcmp(cmd, "version")) {
+    printf("kiln %s\n", kiln_version());
+    return 0;
+  }
+  a.cmd = cmd;
+  if (!strcmp(cmd, "ir")) return cmd_ir(&a);
+  if (!strcmp(cmd, "run")) return cmd_run(&a);
+  if (!strcmp(cmd, "compile")) return cmd_compile(&a);
+  if (!strcmp(cmd, "inspect")) return cmd_inspect(&a);
+  if (cmd[0] == '-') return usage_error(NULL, "unknown option '%s'", cmd);
+  return usage_error(NULL, "unknown command '%s'", cmd);
+}

@@ -1,0 +1,304 @@
+/* Shared helpers of the CPU kernel emitters: element access, the dtype
+ * conversions of ir/dtype.c, early returns, and loop nests. */
+#include <stdarg.h>
+#include <string.h>
+
+#include "codegen/cpu/kernels.h"
+
+int cgk_unsupported(cg_kernel *k, const char *fmt, ...) {
+  char desc[IR_MAX_NAME + 128], msg[1024];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(msg, sizeof msg, fmt, ap);
+  va_end(ap);
+  return kiln_diag_error(k->d, KILN_E_UNSUPPORTED, "%s: %s: code generation: %s", k->g->source,
+                         ir_node_desc(k->g, k->n, desc, sizeof desc), msg);
+}
+
+void cgk_fail_if(cg_kernel *k, LLVMValueRef cond, int code) {
+  cgl *L = k->L;
+  LLVMBasicBlockRef bad = cgl_block(L, "fail"), ok = cgl_block(L, "ok");
+  LLVMBuildCondBr(L->b, cond, bad, ok);
+  LLVMPositionBuilderAtEnd(L->b, bad);
+  LLVMBuildRet(L->b, cgl_i32(L, code));
+  LLVMPositionBuilderAtEnd(L->b, ok);
+}
+
+/* ---- element access and conversions ---------------------------------------------------- */
+
+int cgk_unsigned(ir_dtype t) { return t == IR_U8 || t == IR_BOOL; }
+
+LLVMValueRef cgk_load(cg_kernel *k, ir_dtype t, LLVMValueRef base, LLVMValueRef idx) {
+  return cgl_load(k->L, cgl_dtype(k->L, t), base, idx);
+}
+
+void cgk_store(cg_kernel *k, ir_dtype t, LLVMValueRef v, LLVMValueRef base, LLVMValueRef idx) {
+  KILN_ASSERT(LLVMTypeOf(v) == cgl_dtype(k->L, t));
+  cgl_store(k->L, v, base, idx);
+}
+
+LLVMValueRef cgk_truth(cg_kernel *k, LLVMValueRef v) {
+  return LLVMBuildICmp(k->L->b, LLVMIntNE, v, LLVMConstNull(LLVMTypeOf(v)), "");
+}
+
+LLVMValueRef cgk_to_f64(cg_kernel *k, ir_dtype t, LLVMValueRef v) {
+  cgl *L = k->L;
+  switch (t) {
+  case IR_F64: return v;
+  case IR_F32: return LLVMBuildFPExt(L->b, v, L->t_f64, "");
+  case IR_BOOL: return LLVMBuildUIToFP(L->b, cgk_truth(k, v), L->t_f64, "");
+  case IR_U8: return LLVMBuildUIToFP(L->b, v, L->t_f64, "");
+  default: return LLVMBuildSIToFP(L->b, v, L->t_f64, "");
+  }
+}
+
+/* llvm.fpto{s,u}i.sat: truncation toward zero, saturating, NaN -> 0: the
+ * f2i rule of ir/dtype.c. */
+static LLVMValueRef fp_to_int_sat(cg_kernel *k, LLVMValueRef v, LLVMTypeRef it, int is_unsigned) {
+  LLVMTypeRef tys[2] = {it, LLVMTypeOf(v)};
+  return cgl_intrinsic_n(k->L, is_unsigned ? "llvm.fptoui.sat" : "llvm.fptosi.sat", tys, 2, &v,
+                         1);
+}
+
+LLVMValueRef cgk_to_i64(cg_kernel *k, ir_dtype t, LLVMValueRef v) {
+  cgl *L = k->L;
+  switch (t) {
+  case IR_I64: return v;
+  case IR_I32:
+  case IR_I16:
+  case IR_I8: return LLVMBuildSExt(L->b, v, L->t_i64, "");
+  case IR_U8: return LLVMBuildZExt(L->b, v, L->t_i64, "");
+  case IR_BOOL: return LLVMBuildZExt(L->b, cgk_truth(k, v), L->t_i64, "");
+  default: return fp_to_int_sat(k, v, L->t_i64, 0);
+  }
+}
+
+LLVMValueRef cgk_from_fp(cg_kernel *k, ir_dtype t, LLVMValueRef v) {
+  cgl *L = k->L;
+  LLVMTypeRef vt = LLVMTypeOf(v);
+  switch (t) {
+  case IR_F32: return vt == L->t_f32 ? v : LLVMBuildFPTrunc(L->b, v, L->t_f32, "");
+  case IR_F64: return vt == L->t_f64 ? v : LLVMBuildFPExt(L->b, v, L->t_f64, "");
+  case IR_BOOL: {
+    /* != 0, so NaN is true */
+    LLVMValueRef c = LLVMBuildFCmp(L->b, LLVMRealUNE, v, LLVMConstNull(vt), "");
+    return LLVMBuildZExt(L->b, c, L->t_i8, "");
+  }
+  case IR_U8: return fp_to_int_sat(k, v, L->t_i8, 1);
+  default: return fp_to_int_sat(k, v, cgl_dtype(L, t), 0);
+  }
+}
+
+LLVMValueRef cgk_from_i64(cg_kernel *k, ir_dtype t, LLVMValueRef v) {
+  cgl *L = k->L;
+  switch (t) {
+  case IR_I64: return v;
+  case IR_BOOL: return LLVMBuildZExt(L->b, cgk_truth(k, v), L->t_i8, "");
+  case IR_F32:
+  case IR_F64: return LLVMBuildSIToFP(L->b, v, cgl_dtype(L, t), ""); /* one rounding */
+  default: return LLVMBuildTrunc(L->b, v, cgl_dtype(L, t), "");
+  }
+}
+
+LLVMValueRef cgk_const(cg_kernel *k, ir_dtype t, double v) {
+  LLVMTypeRef lt = cgl_dtype(k->L, t);
+  if (ir_dtype_is_float(t)) return cgl_real(lt, t == IR_F32 ? (double)(float)v : v);
+  int64_t buf = 0; /* large and aligned enough for any integer dtype */
+  ir_store_f(t, &buf, 0, v);
+  return cgl_int(lt, ir_load_i(t, &buf, 0));
+}
+
+/* ---- loop nests -------------------------------------------------------------------------- */
+
+void cg_nest_init(cg_nest *n, int rank, const int64_t *dims, int n_ops) {
+  KILN_ASSERT(rank >= 0 && rank <= CG_NEST_MAX_RANK && n_ops <= CG_NEST_MAX_OPS);
+  memset(n, 0, sizeof *n);
+  n->rank = rank;
+  n->n_ops = n_ops;
+  for (int i = 0; i < rank; i++) n->dims[i] = dims[i];
+}
+
+void cg_nest_contig(cg_nest *n, int op) {
+  int64_t s = 1;
+  for (int k = n->rank - 1; k >= 0; k--) {
+    n->stride[op][k] = s;
+    s *= n->dims[k];
+  }
+}
+
+void cg_nest_bcast(cg_nest *n, int op, const ir_type *t) {
+  KILN_ASSERT(t->rank <= n->rank);
+  int64_t ts[IR_MAX_RANK], s = 1;
+  for (int k = t->rank - 1; k >= 0; k--) {
+    ts[k] = s;
+    s *= t->dims[k];
+  }
+  int lead = n->rank - t->rank;
+  for (int k = 0; k < n->rank; k++) {
+    int tk = k - lead;
+    KILN_ASSERT(tk < 0 || t->dims[tk] == n->dims[k] || t->dims[tk] == 1);
+    n->stride[op][k] = tk < 0 || t->dims[tk] == 1 ? 0 : ts[tk];
+  }
+}
+
+static int has_tab(const cg_nest *n, int k) {
+  for (int o = 0; o < n->n_ops; o++)
+    if (n->tab[o][k]) return 1;
+  return 0;
+}
+
+static void drop_axis(cg_nest *n, int k) {
+  for (int j = k; j + 1 < n->rank; j++) {
+    n->dims[j] = n->dims[j + 1];
+    for (int o = 0; o < n->n_ops; o++) {
+      n->stride[o][j] = n->stride[o][j + 1];
+      n->tab[o][j] = n->tab[o][j + 1];
+    }
+  }
+  n->rank--;
+}
+
+void cg_nest_simplify(cg_nest *n) {
+  for (int k = 0; k < n->rank; k++)
+    if (n->dims[k] == 0) return; /* empty: emits nothing anyway */
+  /* size-1 axes: index 0 only; a table's entry 0 moves into the base */
+  for (int k = n->rank - 1; k >= 0; k--) {
+    if (n->dims[k] != 1) continue;
+    for (int o = 0; o < n->n_ops; o++)
+      if (n->tab[o][k]) n->base[o] += n->tab[o][k][0];
+    drop_axis(n, k);
+  }
+  /* merge k with k+1 when every operand steps through them as one axis */
+  for (int k = n->rank - 2; k >= 0; k--) {
+    if (has_tab(n, k) || has_tab(n, k + 1)) continue;
+    int ok = 1;
+    for (int o = 0; o < n->n_ops && ok; o++)
+      ok = n->stride[o][k] == n->stride[o][k + 1] * n->dims[k + 1];
+    if (!ok) continue;
+    /* the merged axis steps by the inner axis's stride */
+    for (int o = 0; o < n->n_ops; o++) n->stride[o][k] = n->stride[o][k + 1];
+    n->dims[k] *= n->dims[k + 1];
+    drop_axis(n, k + 1);
+  }
+}
+
+typedef struct {
+  cg_kernel *k;
+  const cg_nest *n;
+  cg_nest_body body;
+  void *user;
+  LLVMValueRef tabs[CG_NEST_MAX_OPS][CG_NEST_MAX_RANK];
+} nest_emit;
+
+static void nest_level(nest_emit *e, int level, LLVMValueRef *off) {
+  const cg_nest *n = e->n;
+  cgl *L = e->k->L;
+  if (level == n->rank) {
+    e->body(e->k, off, e->user);
+    return;
+  }
+  cgl_loop lp;
+  LLVMValueRef iv = cgl_loop_begin(L, &lp, cgl_i64(L, 0), cgl_i64(L, n->dims[level]), "i");
+  LLVMValueRef inner[CG_NEST_MAX_OPS];
+  for (int o = 0; o < n->n_ops; o++) {
+    LLVMValueRef c = NULL;
+    if (n->tab[o][level]) {
+      if (!e->tabs[o][level])
+        e->tabs[o][level] = cgl_const_i64_array(L, n->tab[o][level], (size_t)n->dims[level]);
+      c = cgl_load(L, L->t_i64, e->tabs[o][level], iv);
+    } else if (n->stride[o][level] == 1) {
+      c = iv;
+    } else if (n->stride[o][level] != 0) {
+      c = LLVMBuildNSWMul(L->b, iv, cgl_i64(L, n->stride[o][level]), "");
+    }
+    inner[o] = c ? LLVMBuildNSWAdd(L->b, off[o], c, "") : off[o];
+  }
+  nest_level(e, level + 1, inner);
+  cgl_loop_end(L, &lp);
+}
+
+void cg_nest_emit(cg_kernel *k, const cg_nest *n, cg_nest_body body, void *user) {
+  cg_nest_emit_at(k, n, NULL, body, user);
+}
+
+void cg_nest_emit_at(cg_kernel *k, const cg_nest *n, LLVMValueRef *base, cg_nest_body body,
+                     void *user) {
+  for (int i = 0; i < n->rank; i++)
+    if (n->dims[i] == 0) return;
+  nest_emit e;
+  memset(&e, 0, sizeof e);
+  e.k = k;
+  e.n = n;
+  e.body = body;
+  e.user = user;
+  LLVMValueRef off[CG_NEST_MAX_OPS];
+  for (int o = 0; o < n->n_ops; o++) {
+    off[o] = cgl_i64(k->L, n->base[o]);
+    if (base && base[o]) off[o] = cgk_add(k, off[o], base[o]);
+  }
+  nest_level(&e, 0, off);
+}
+
+/* ---- boxes, variables, arithmetic ---------------------------------------------------------- */
+
+typedef struct {
+  int nd;
+  LLVMValueRef *lo, *hi, iv[CG_NEST_MAX_RANK];
+  cgk_box_body body;
+  void *user;
+} box_emit;
+
+static void box_level(cg_kernel *k, box_emit *b, int level) {
+  if (level == b->nd) {
+    b->body(k, b->iv, b->user);
+    return;
+  }
+  cgl_loop lp;
+  b->iv[level] = cgl_loop_begin(k->L, &lp, b->lo[level], b->hi[level], "j");
+  box_level(k, b, level + 1);
+  cgl_loop_end(k->L, &lp);
+}
+
+void cgk_box(cg_kernel *k, int nd, LLVMValueRef *lo, LLVMValueRef *hi, cgk_box_body body,
+             void *user) {
+  KILN_ASSERT(nd >= 0 && nd <= CG_NEST_MAX_RANK);
+  box_emit b = {.nd = nd, .lo = lo, .hi = hi, .body = body, .user = user};
+  box_level(k, &b, 0);
+}
+
+void cgk_box_const(cg_kernel *k, int nd, const int64_t *dims, cgk_box_body body, void *user) {
+  LLVMValueRef lo[CG_NEST_MAX_RANK], hi[CG_NEST_MAX_RANK];
+  KILN_ASSERT(nd >= 0 && nd <= CG_NEST_MAX_RANK);
+  for (int i = 0; i < nd; i++) {
+    lo[i] = cgl_i64(k->L, 0);
+    hi[i] = cgl_i64(k->L, dims[i]);
+  }
+  cgk_box(k, nd, lo, hi, body, user);
+}
+
+LLVMValueRef cgk_var(cg_kernel *k, LLVMTypeRef t, LLVMValueRef init) {
+  LLVMValueRef v = cgl_alloca(k->L, t, "v");
+  if (init) LLVMBuildStore(k->L->b, init, v);
+  return v;
+}
+
+LLVMValueRef cgk_get(cg_kernel *k, LLVMValueRef var) {
+  return LLVMBuildLoad2(k->L->b, LLVMGetAllocatedType(var), var, "");
+}
+
+void cgk_set(cg_kernel *k, LLVMValueRef var, LLVMValueRef v) { LLVMBuildStore(k->L->b, v, var); }
+
+LLVMValueRef cgk_add(cg_kernel *k, LLVMValueRef a, LLVMValueRef b) {
+  return LLVMBuildNSWAdd(k->L->b, a, b, "");
+}
+LLVMValueRef cgk_mul(cg_kernel *k, LLVMValueRef a, LLVMValueRef b) {
+  return LLVMBuildNSWMul(k->L->b, a, b, "");
+}
+LLVMValueRef cgk_muli(cg_kernel *k, LLVMValueRef a, int64_t c) {
+  if (c == 1) return a;
+  return cgk_mul(k, a, cgl_i64(k->L, c));
+}
+LLVMValueRef cgk_addi(cg_kernel *k, LLVMValueRef a, int64_t c) {
+  if (c == 0) return a;
+  return cgk_add(k, a, cgl_i64(k->L, c));
+}

@@ -1,0 +1,606 @@
+/* Contraction and pooling kernels: matmul, conv, conv_transpose, max/avg/lp
+ * pooling, global pooling and lrn. Semantics: ir/ops_nn.c.
+ *
+ * These are the straightforward loop nests (the reference schedule):
+ * matmul in i-k-j order so the innermost loop is unit-stride over b and y
+ * and vectorises; conv gathers each output from the taps inside the input
+ * (per-dimension tap ranges are computed, so no tap is bounds-checked);
+ * conv_transpose scatters as the interpreter does. Contractions accumulate
+ * in the element type (kernels.h); pools and lrn accumulate in f64 like
+ * the interpreter. Cache tiling, packed weights and register-blocked
+ * micro-kernels replace matmul and conv later behind the same interface.
+ *
+ * Nodes arrive inferred and canonical: auto_pad and conv_transpose's
+ * output_shape are resolved into explicit pads (and output_padding), so
+ * the output types give the spatial sizes.
+ */
+#include <math.h>
+#include <string.h>
+
+#include "codegen/cpu/kernels.h"
+
+#define BLD (k->L->b)
+/* Spatial dims of an [N, C, D1..Dk] activation (as ops_nn.c). */
+#define NN_MAX_SPATIAL (IR_MAX_RANK - 2)
+
+static int64_t prod(const int64_t *d, int lo, int hi) {
+  int64_t p = 1;
+  for (int i = lo; i < hi; i++) p *= d[i];
+  return p;
+}
+
+static void strides_of(const int64_t *dims, int n, int64_t *st) {
+  int64_t s = 1;
+  for (int i = n - 1; i >= 0; i--) {
+    st[i] = s;
+    s *= dims[i];
+  }
+}
+
+static LLVMValueRef f64c(cg_kernel *k, double v) { return cgl_real(k->L->t_f64, v); }
+static LLVMValueRef sel(cg_kernel *k, LLVMValueRef c, LLVMValueRef a, LLVMValueRef b) {
+  return LLVMBuildSelect(BLD, c, a, b, "");
+}
+static LLVMValueRef isnan_(cg_kernel *k, LLVMValueRef v) { return LLVMBuildFCmp(BLD, LLVMRealUNO, v, v, ""); }
+
+/* a + b and a * b in the element type (wrapping for integers). */
+static LLVMValueRef e_add(cg_kernel *k, LLVMValueRef a, LLVMValueRef b) {
+  return cgl_is_fp(LLVMTypeOf(a)) ? LLVMBuildFAdd(BLD, a, b, "") : LLVMBuildAdd(BLD, a, b, "");
+}
+static LLVMValueRef e_mul(cg_kernel *k, LLVMValueRef a, LLVMValueRef b) {
+  return cgl_is_fp(LLVMTypeOf(a)) ? LLVMBuildFMul(BLD, a, b, "") : LLVMBuildMul(BLD, a, b, "");
+}
+
+/* Kernel indices kk in [0, K) with 0 <= start + kk * dil < len, as
+ * [*lo, *hi) (empty when lo >= hi): ops_nn.c's tap_range at run time. */
+static void tap_range(cg_kernel *k, LLVMValueRef start, int64_t K, int64_t dil, int64_t len,
+                      LLVMValueRef *lo, LLVMValueRef *hi) {
+  cgl *L = k->L;
+  LLVMValueRef zero = cgl_i64(L, 0);
+  LLVMValueRef neg = LLVMBuildICmp(BLD, LLVMIntSLT, start, zero, "");
+  LLVMValueRef t = sel(k, neg, LLVMBuildNeg(BLD, start, ""), zero);
+  *lo = LLVMBuildUDiv(BLD, LLVMBuildAdd(BLD, t, cgl_i64(L, dil - 1), ""), cgl_i64(L, dil), "");
+  LLVMValueRef u = LLVMBuildSub(BLD, cgl_i64(L, len - 1), start, "");
+  LLVMValueRef none = LLVMBuildICmp(BLD, LLVMIntSLT, u, zero, "");
+  LLVMValueRef h = LLVMBuildAdd(BLD, LLVMBuildUDiv(BLD, sel(k, none, zero, u), cgl_i64(L, dil), ""),
+                                cgl_i64(L, 1), "");
+  h = sel(k, LLVMBuildICmp(BLD, LLVMIntSLT, h, cgl_i64(L, K), ""), h, cgl_i64(L, K));
+  *hi = sel(k, none, zero, h);
+}
+
+/* Window geometry from a node's (canonical) attributes. */
+typedef struct {
+  int nsp;
+  int64_t in[NN_MAX_SPATIAL], out[NN_MAX_SPATIAL], kernel[NN_MAX_SPATIAL];
+  int64_t stride[NN_MAX_SPATIAL], dil[NN_MAX_SPATIAL], pad[2 * NN_MAX_SPATIAL];
+} geom;
+
+static void ints_or(const ir_node *n, const char *name, int len, int64_t def, int64_t *out) {
+  const int64_t *v;
+  int c = ir_attr_ints(n, name, &v);
+  for (int i = 0; i < len; i++) out[i] = c == len ? v[i] : def;
+}
+
+/* x [N, C, in...] -> y [N, M, out...]; kernel from the weight's trailing
+ * dims (wt) or kernel_shape (pools). */
+static int make_geom(cg_kernel *k, const ir_type *x, const ir_type *y, const ir_type *wt, geom *g) {
+  memset(g, 0, sizeof *g);
+  const ir_attr *ap = ir_attr_find(k->n, "auto_pad");
+  if (ap && ap->kind == IR_ATTR_STRING && strcmp(ap->s, "NOTSET") != 0)
+    return cgk_unsupported(k, "auto_pad %s was not resolved (run infer-shapes)", ap->s);
+  g->nsp = x->rank - 2;
+  KILN_ASSERT(g->nsp >= 1 && g->nsp <= NN_MAX_SPATIAL);
+  for (int i = 0; i < g->nsp; i++) {
+    g->in[i] = x->dims[2 + i];
+    g->out[i] = y->dims[2 + i];
+  }
+  if (wt) for (int i = 0; i < g->nsp; i++) g->kernel[i] = wt->dims[2 + i];
+  else ints_or(k->n, "kernel_shape", g->nsp, 1, g->kernel);
+  ints_or(k->n, "strides", g->nsp, 1, g->stride);
+  ints_or(k->n, "dilations", g->nsp, 1, g->dil);
+  ints_or(k->n, "pads", 2 * g->nsp, 0, g->pad);
+  return KILN_OK;
+}
+
+/* ---- matmul ------------------------------------------------------------------------------------ */
+
+typedef struct {
+  int64_t M, K, N;
+  ir_dtype t;
+  LLVMTypeRef et;
+} mm_ctx;
+
+/* One matrix product: a [M, K] at off[0], b [K, N] at off[1], y [M, N] at
+ * off[2] (element offsets): y[i, :] = sum_kk a[i, kk] * b[kk, :] */
+static void mm_body(cg_kernel *k, LLVMValueRef *off, void *user) {
+  const mm_ctx *c = user;
+  cgl *L = k->L;
+  cgl_loop li, lk, lj;
+  LLVMValueRef i = cgl_loop_begin(L, &li, cgl_i64(L, 0), cgl_i64(L, c->M), "i");
+  LLVMValueRef yrow = cgk_add(k, off[2], cgk_muli(k, i, c->N));
+  LLVMValueRef j = cgl_loop_begin(L, &lj, cgl_i64(L, 0), cgl_i64(L, c->N), "j");
+  cgl_store(L, LLVMConstNull(c->et), k->out[0], cgk_add(k, yrow, j));
+  cgl_loop_end(L, &lj);
+  LLVMValueRef kk = cgl_loop_begin(L, &lk, cgl_i64(L, 0), cgl_i64(L, c->K), "kk");
+  LLVMValueRef av = cgl_load(L, c->et, k->in[0], cgk_add(k, off[0], cgk_add(k, cgk_muli(k, i, c->K), kk)));
+  LLVMValueRef brow = cgk_add(k, off[1], cgk_muli(k, kk, c->N));
+  j = cgl_loop_begin(L, &lj, cgl_i64(L, 0), cgl_i64(L, c->N), "j");
+  LLVMValueRef bv = cgl_load(L, c->et, k->in[1], cgk_add(k, brow, j));
+  LLVMValueRef yat = cgk_add(k, yrow, j);
+  cgl_store(L, e_add(k, cgl_load(L, c->et, k->out[0], yat), e_mul(k, av, bv)), k->out[0], yat);
+  cgl_loop_end(L, &lj);
+  cgl_loop_end(L, &lk);
+  cgl_loop_end(L, &li);
+}
+
+int cg_emit_matmul(cg_kernel *k) {
+  const ir_type *a = k->in_t[0], *b = k->in_t[1], *y = k->out_t[0];
+  mm_ctx c = {a->rank >= 2 ? a->dims[a->rank - 2] : 1, a->dims[a->rank - 1],
+              b->rank >= 2 ? b->dims[b->rank - 1] : 1, a->dtype, cgl_dtype(k->L, a->dtype)};
+  /* batch dims: y's leading dims; a's and b's own batch dims broadcast to them */
+  ir_type ab = {.dtype = a->dtype, .rank = a->rank > 2 ? a->rank - 2 : 0};
+  ir_type bb = {.dtype = b->dtype, .rank = b->rank > 2 ? b->rank - 2 : 0};
+  memcpy(ab.dims, a->dims, sizeof(int64_t) * (size_t)ab.rank);
+  memcpy(bb.dims, b->dims, sizeof(int64_t) * (size_t)bb.rank);
+  int nb = y->rank - (a->rank >= 2) - (b->rank >= 2);
+  KILN_ASSERT(nb >= 0 && nb >= ab.rank && nb >= bb.rank);
+  if (ir_type_numel(y) == 0) return KILN_OK;
+  cg_nest n;
+  cg_nest_init(&n, nb, y->dims, 3);
+  cg_nest_bcast(&n, 0, &ab);
+  cg_nest_bcast(&n, 1, &bb);
+  cg_nest_contig(&n, 2);
+  for (int i = 0; i < nb; i++) {
+    n.stride[0][i] *= c.M * c.K;
+    n.stride[1][i] *= c.K * c.N;
+    n.stride[2][i] *= c.M * c.N;
+  }
+  cg_nest_simplify(&n);
+  cg_nest_emit(k, &n, mm_body, &c);
+  return KILN_OK;
+}
+
+/* ---- conv --------------------------------------------------------------------------------------------- */
+
+typedef struct {
+  geom g;
+  int64_t C, M, Cg, Mg, in_sz, k_sz, out_sz;
+  int64_t xs[NN_MAX_SPATIAL], ks[NN_MAX_SPATIAL], ys[NN_MAX_SPATIAL];
+  ir_dtype t;
+  LLVMTypeRef et;
+  int has_bias;
+  /* per output element */
+  LLVMValueRef acc, xbase, wbase, lo[NN_MAX_SPATIAL], hi[NN_MAX_SPATIAL];
+} conv_ctx;
+
+/* One tap: acc += x[xbase + sum kk_i*dil_i*xs_i] * w[wbase + sum kk_i*ks_i] */
+static void conv_tap(cg_kernel *k, LLVMValueRef *kk, void *user) {
+  conv_ctx *c = user;
+  cgl *L = k->L;
+  LLVMValueRef xo = c->xbase, wo = c->wbase;
+  for (int i = 0; i < c->g.nsp; i++) {
+    xo = cgk_add(k, xo, cgk_muli(k, kk[i], c->g.dil[i] * c->xs[i]));
+    wo = cgk_add(k, wo, cgk_muli(k, kk[i], c->ks[i]));
+  }
+  LLVMValueRef p = e_mul(k, cgl_load(L, c->et, k->in[0], xo), cgl_load(L, c->et, k->in[1], wo));
+  cgk_set(k, c->acc, e_add(k, cgk_get(k, c->acc), p));
+}
+
+/* iv: n, group, mg, out_0..out_{k-1} */
+static void conv_out(cg_kernel *k, LLVMValueRef *iv, void *user) {
+  conv_ctx *c = user;
+  cgl *L = k->L;
+  const geom *g = &c->g;
+  LLVMValueRef n = iv[0], grp = iv[1], m = cgk_add(k, cgk_muli(k, grp, c->Mg), iv[2]);
+  LLVMValueRef start_off = cgl_i64(L, 0), yoff = cgl_i64(L, 0);
+  for (int i = 0; i < g->nsp; i++) {
+    LLVMValueRef start = cgk_addi(k, cgk_muli(k, iv[3 + i], g->stride[i]), -g->pad[i]);
+    tap_range(k, start, g->kernel[i], g->dil[i], g->in[i], &c->lo[i], &c->hi[i]);
+    start_off = cgk_add(k, start_off, cgk_muli(k, start, c->xs[i]));
+    yoff = cgk_add(k, yoff, cgk_muli(k, iv[3 + i], c->ys[i]));
+  }
+  cgk_set(k, c->acc, c->has_bias ? cgl_load(L, c->et, k->in[2], m) : LLVMConstNull(c->et));
+  /* x: [N, C, in...], w: [M, Cg, kernel...]:
+   * y[n, m, o] = bias[m] + sum_{cg, taps} x[n, g*Cg + cg, o*s - pb + kk*dil] * w[m, cg, kk] */
+  cgl_loop lc;
+  LLVMValueRef cg = cgl_loop_begin(L, &lc, cgl_i64(L, 0), cgl_i64(L, c->Cg), "cg");
+  LLVMValueRef ch = cgk_add(k, cgk_muli(k, n, c->C), cgk_add(k, cgk_muli(k, grp, c->Cg), cg));
+  c->xbase = cgk_add(k, cgk_muli(k, ch, c->in_sz), start_off);
+  c->wbase = cgk_muli(k, cgk_add(k, cgk_muli(k, m, c->Cg), cg), c->k_sz);
+  cgk_box(k, g->nsp, c->lo, c->hi, conv_tap, c);
+  cgl_loop_end(L, &lc);
+  LLVMValueRef yat = cgk_add(k, cgk_muli(k, cgk_add(k, cgk_muli(k, n, c->M), m), c->out_sz), yoff);
+  cgl_store(L, cgk_get(k, c->acc), k->out[0], yat);
+}
+
+int cg_emit_conv(cg_kernel *k) {
+  const ir_type *x = k->in_t[0], *w = k->in_t[1], *y = k->out_t[0];
+  conv_ctx c;
+  memset(&c, 0, sizeof c);
+  int rc = make_geom(k, x, y, w, &c.g);
+  if (rc) return rc;
+  int64_t group = ir_attr_int(k->n, "group");
+  c.C = x->dims[1];
+  c.M = w->dims[0];
+  c.Cg = w->dims[1];
+  c.Mg = c.M / group;
+  c.t = x->dtype;
+  c.et = cgl_dtype(k->L, x->dtype);
+  c.has_bias = k->n_in > 2 && k->in[2] != NULL;
+  c.in_sz = prod(c.g.in, 0, c.g.nsp);
+  c.k_sz = prod(c.g.kernel, 0, c.g.nsp);
+  c.out_sz = prod(c.g.out, 0, c.g.nsp);
+  strides_of(c.g.in, c.g.nsp, c.xs);
+  strides_of(c.g.kernel, c.g.nsp, c.ks);
+  strides_of(c.g.out, c.g.nsp, c.ys);
+  if (ir_type_numel(y) == 0) return KILN_OK;
+  c.acc = cgk_var(k, c.et, NULL);
+  int64_t box[3 + NN_MAX_SPATIAL] = {x->dims[0], group, c.Mg};
+  for (int i = 0; i < c.g.nsp; i++) box[3 + i] = c.g.out[i];
+  cgk_box_const(k, 3 + c.g.nsp, box, conv_out, &c);
+  return KILN_OK;
+}
+
+/* ---- conv_transpose --------------------------------------------------------------------------------------- */
+
+typedef struct {
+  conv_ctx cv; /* geometry: in = x's spatial dims, out = y's */
+  LLVMValueRef xv, ybase, wb;
+} convt_ctx;
+
+/* y[ybase + sum kk_i*dil_i*ys_i] += xv * w[wb + sum kk_i*ks_i] */
+static void convt_tap(cg_kernel *k, LLVMValueRef *kk, void *user) {
+  convt_ctx *c = user;
+  cgl *L = k->L;
+  LLVMValueRef yo = c->ybase, wo = c->wb;
+  for (int i = 0; i < c->cv.g.nsp; i++) {
+    yo = cgk_add(k, yo, cgk_muli(k, kk[i], c->cv.g.dil[i] * c->cv.ys[i]));
+    wo = cgk_add(k, wo, cgk_muli(k, kk[i], c->cv.ks[i]));
+  }
+  LLVMValueRef p = e_mul(k, c->xv, cgl_load(L, c->cv.et, k->in[1], wo));
+  cgl_store(L, e_add(k, cgl_load(L, c->cv.et, k->out[0], yo), p), k->out[0], yo);
+}
+
+/* iv: n, group, cg, in_0..in_{k-1}: input element x[n, g*Cg + cg, i] scatters
+ * into y[n, g*Mg + mg, i*s - pb + kk*dil] with weight w[c, mg, kk] */
+static void convt_in(cg_kernel *k, LLVMValueRef *iv, void *user) {
+  convt_ctx *c = user;
+  conv_ctx *v = &c->cv;
+  cgl *L = k->L;
+  LLVMValueRef n = iv[0], grp = iv[1];
+  LLVMValueRef ch = cgk_add(k, cgk_muli(k, grp, v->Cg), iv[2]);
+  LLVMValueRef start_off = cgl_i64(L, 0), xoff = cgl_i64(L, 0);
+  for (int i = 0; i < v->g.nsp; i++) {
+    LLVMValueRef start = cgk_addi(k, cgk_muli(k, iv[3 + i], v->g.stride[i]), -v->g.pad[i]);
+    tap_range(k, start, v->g.kernel[i], v->g.dil[i], v->g.out[i], &v->lo[i], &v->hi[i]);
+    start_off = cgk_add(k, start_off, cgk_muli(k, start, v->ys[i]));
+    xoff = cgk_add(k, xoff, cgk_muli(k, iv[3 + i], v->xs[i]));
+  }
+  c->xv = cgl_load(L, v->et, k->in[0],
+                   cgk_add(k, cgk_muli(k, cgk_add(k, cgk_muli(k, n, v->C), ch), v->in_sz), xoff));
+  cgl_loop lm;
+  LLVMValueRef mg = cgl_loop_begin(L, &lm, cgl_i64(L, 0), cgl_i64(L, v->Mg), "mg");
+  LLVMValueRef m = cgk_add(k, cgk_muli(k, grp, v->Mg), mg);
+  c->ybase = cgk_add(k, cgk_muli(k, cgk_add(k, cgk_muli(k, n, v->M), m), v->out_sz), start_off);
+  c->wb = cgk_muli(k, cgk_add(k, cgk_muli(k, ch, v->Mg), mg), v->k_sz);
+  cgk_box(k, v->g.nsp, v->lo, v->hi, convt_tap, c);
+  cgl_loop_end(L, &lm);
+}
+
+static void convt_bias(cg_kernel *k, LLVMValueRef *off, void *user) {
+  convt_ctx *c = user;
+  cgl *L = k->L;
+  LLVMValueRef y = cgl_load(L, c->cv.et, k->out[0], off[1]);
+  cgl_store(L, e_add(k, y, cgl_load(L, c->cv.et, k->in[2], off[0])), k->out[0], off[1]);
+}
+
+int cg_emit_conv_transpose(cg_kernel *k) {
+  const ir_type *x = k->in_t[0], *w = k->in_t[1], *y = k->out_t[0];
+  convt_ctx c;
+  memset(&c, 0, sizeof c);
+  conv_ctx *v = &c.cv;
+  int rc = make_geom(k, x, y, w, &v->g);
+  if (rc) return rc;
+  int64_t group = ir_attr_int(k->n, "group");
+  v->C = x->dims[1];
+  v->Cg = v->C / group;
+  v->Mg = w->dims[1];
+  v->M = y->dims[1];
+  v->et = cgl_dtype(k->L, x->dtype);
+  v->in_sz = prod(v->g.in, 0, v->g.nsp);
+  v->k_sz = prod(v->g.kernel, 0, v->g.nsp);
+  v->out_sz = prod(v->g.out, 0, v->g.nsp);
+  strides_of(v->g.in, v->g.nsp, v->xs);
+  strides_of(v->g.kernel, v->g.nsp, v->ks);
+  strides_of(v->g.out, v->g.nsp, v->ys);
+  int64_t nb = ir_type_nbytes(y);
+  if (nb == 0) return KILN_OK;
+  cgl_memset(k->L, k->out[0], 0, cgl_i64(k->L, nb));
+  int64_t box[3 + NN_MAX_SPATIAL] = {x->dims[0], group, v->Cg};
+  for (int i = 0; i < v->g.nsp; i++) box[3 + i] = v->g.in[i];
+  if (ir_type_numel(x) > 0) cgk_box_const(k, 3 + v->g.nsp, box, convt_in, &c);
+  if (k->n_in > 2 && k->in[2]) {
+    /* y [N, M, out_sz] += bias[m] */
+    int64_t dims[3] = {y->dims[0], v->M, v->out_sz};
+    cg_nest n;
+    cg_nest_init(&n, 3, dims, 2);
+    n.stride[0][1] = 1;
+    cg_nest_contig(&n, 1);
+    cg_nest_simplify(&n);
+    cg_nest_emit(k, &n, convt_bias, &c);
+  }
+  return KILN_OK;
+}
+
+/* ---- max_pool, avg_pool, lp_pool ------------------------------------------------------------------------------- */
+
+typedef struct {
+  geom g;
+  ir_op op;
+  ir_dtype t;
+  int isf, storage_order, count_include_pad;
+  double p;
+  int64_t in_sz, out_sz;
+  int64_t xs[NN_MAX_SPATIAL], cs[NN_MAX_SPATIAL], ys[NN_MAX_SPATIAL];
+  LLVMValueRef lo[NN_MAX_SPATIAL], hi[NN_MAX_SPATIAL], start[NN_MAX_SPATIAL], xb;
+  LLVMValueRef best, have, arg, sum, m; /* variables */
+  int pass;                             /* lp_pool: 0 the max, 1 the sum */
+} pool_ctx;
+
+/* The input position of tap kk along dim i, and its element offset. */
+static LLVMValueRef tap_pos(cg_kernel *k, pool_ctx *c, LLVMValueRef *kk, int i) {
+  return cgk_add(k, c->start[i], cgk_muli(k, kk[i], c->g.dil[i]));
+}
+
+static void pool_tap(cg_kernel *k, LLVMValueRef *kk, void *user) {
+  pool_ctx *c = user;
+  cgl *L = k->L;
+  LLVMValueRef off = c->xb, sp_row = cgl_i64(L, 0), sp_col = cgl_i64(L, 0);
+  for (int i = 0; i < c->g.nsp; i++) {
+    LLVMValueRef p = tap_pos(k, c, kk, i);
+    sp_row = cgk_add(k, sp_row, cgk_muli(k, p, c->xs[i]));
+    sp_col = cgk_add(k, sp_col, cgk_muli(k, p, c->cs[i]));
+  }
+  off = cgk_add(k, off, sp_row);
+  LLVMValueRef v = cgk_load(k, c->t, k->in[0], off);
+  switch (c->op) {
+  case IR_OP_MAX_POOL: {
+    /* ops_nn.c's max_fold: NaN wins (the first), else the first maximum */
+    LLVMValueRef b = cgk_get(k, c->best), take;
+    LLVMValueRef first = LLVMBuildNot(BLD, cgk_get(k, c->have), "");
+    if (c->isf) {
+      LLVMValueRef gt = LLVMBuildOr(BLD, LLVMBuildFCmp(BLD, LLVMRealOGT, v, b, ""), isnan_(k, v), "");
+      take = LLVMBuildOr(BLD, first, LLVMBuildAnd(BLD, LLVMBuildNot(BLD, isnan_(k, b), ""), gt, ""), "");
+    } else {
+      v = cgk_to_i64(k, c->t, v);
+      take = LLVMBuildOr(BLD, first, LLVMBuildICmp(BLD, LLVMIntSGT, v, b, ""), "");
+    }
+    cgk_set(k, c->best, sel(k, take, v, b));
+    cgk_set(k, c->arg, sel(k, take, c->storage_order ? sp_col : sp_row, cgk_get(k, c->arg)));
+    cgk_set(k, c->have, LLVMConstInt(L->t_i1, 1, 0));
+    break;
+  }
+  case IR_OP_AVG_POOL:
+    cgk_set(k, c->sum, LLVMBuildFAdd(BLD, cgk_get(k, c->sum), cgk_to_f64(k, c->t, v), ""));
+    break;
+  case IR_OP_LP_POOL: {
+    LLVMValueRef a = cgl_intrinsic(L, "llvm.fabs", L->t_f64, (LLVMValueRef[]){cgk_to_f64(k, c->t, v)}, 1);
+    if (c->pass == 0) {
+      LLVMValueRef m = cgk_get(k, c->m);
+      LLVMValueRef take = LLVMBuildOr(BLD, LLVMBuildFCmp(BLD, LLVMRealOGT, a, m, ""), isnan_(k, a), "");
+      cgk_set(k, c->m, sel(k, take, a, m));
+    } else {
+      LLVMValueRef args[2] = {LLVMBuildFDiv(BLD, a, cgk_get(k, c->m), ""), f64c(k, c->p)};
+      cgk_set(k, c->sum, LLVMBuildFAdd(BLD, cgk_get(k, c->sum), cgl_libm(L, "pow", L->t_f64, args, 2), ""));
+    }
+    break;
+  }
+  default: KILN_UNREACHABLE();
+  }
+}
+
+/* (sum |v|^p)^(1/p) scaled by m = max |v| (ops_nn.c's lp_norm); m holds
+ * the maximum, sum the scaled sum. */
+static LLVMValueRef lp_finish(cg_kernel *k, LLVMValueRef m, LLVMValueRef s, double p) {
+  cgl *L = k->L;
+  LLVMValueRef args[2] = {s, f64c(k, 1.0 / p)};
+  LLVMValueRef r = LLVMBuildFMul(BLD, m, cgl_libm(L, "pow", L->t_f64, args, 2), "");
+  LLVMValueRef zero = LLVMBuildFCmp(BLD, LLVMRealOEQ, m, f64c(k, 0.0), "");
+  LLVMValueRef inf = LLVMBuildFCmp(BLD, LLVMRealOEQ, m, f64c(k, INFINITY), "");
+  return sel(k, LLVMBuildOr(BLD, zero, inf, ""), m, r);
+}
+
+/* iv: plane, out_0..out_{k-1} */
+static void pool_out(cg_kernel *k, LLVMValueRef *iv, void *user) {
+  pool_ctx *c = user;
+  cgl *L = k->L;
+  const geom *g = &c->g;
+  LLVMValueRef yo = cgk_muli(k, iv[0], c->out_sz);
+  LLVMValueRef valid = cgl_i64(L, 1), padded = f64c(k, 1.0);
+  for (int i = 0; i < g->nsp; i++) {
+    c->start[i] = cgk_addi(k, cgk_muli(k, iv[1 + i], g->stride[i]), -g->pad[i]);
+    tap_range(k, c->start[i], g->kernel[i], g->dil[i], g->in[i], &c->lo[i], &c->hi[i]);
+    yo = cgk_add(k, yo, cgk_muli(k, iv[1 + i], c->ys[i]));
+    LLVMValueRef cnt = LLVMBuildSub(BLD, c->hi[i], c->lo[i], "");
+    cnt = sel(k, LLVMBuildICmp(BLD, LLVMIntSGT, cnt, cgl_i64(L, 0), ""), cnt, cgl_i64(L, 0));
+    valid = LLVMBuildMul(BLD, valid, cnt, "");
+    if (c->op == IR_OP_AVG_POOL && c->count_include_pad) {
+      /* taps inside [-pad_begin, in + pad_end): the divisor with padding */
+      LLVMValueRef plo, phi;
+      tap_range(k, cgk_addi(k, c->start[i], g->pad[i]), g->kernel[i], g->dil[i],
+                g->in[i] + g->pad[i] + g->pad[g->nsp + i], &plo, &phi);
+      LLVMValueRef pc = LLVMBuildSub(BLD, phi, plo, "");
+      pc = sel(k, LLVMBuildICmp(BLD, LLVMIntSGT, pc, cgl_i64(L, 0), ""), pc, cgl_i64(L, 0));
+      padded = LLVMBuildFMul(BLD, padded, LLVMBuildSIToFP(BLD, pc, L->t_f64, ""), "");
+    }
+  }
+  c->xb = cgk_muli(k, iv[0], c->in_sz);
+  switch (c->op) {
+  case IR_OP_MAX_POOL: {
+    cgk_set(k, c->have, LLVMConstInt(L->t_i1, 0, 0));
+    cgk_set(k, c->arg, cgl_i64(L, 0));
+    cgk_set(k, c->best, LLVMConstNull(LLVMGetAllocatedType(c->best)));
+    cgk_box(k, g->nsp, c->lo, c->hi, pool_tap, c);
+    LLVMValueRef b = cgk_get(k, c->best);
+    cgk_store(k, c->t, c->isf ? b : cgk_from_i64(k, c->t, b), k->out[0], yo);
+    if (k->n_out > 1) cgk_store(k, IR_I64, cgk_add(k, c->xb, cgk_get(k, c->arg)), k->out[1], yo);
+    break;
+  }
+  case IR_OP_AVG_POOL: {
+    cgk_set(k, c->sum, f64c(k, 0.0));
+    cgk_box(k, g->nsp, c->lo, c->hi, pool_tap, c);
+    LLVMValueRef cnt = c->count_include_pad ? padded : LLVMBuildSIToFP(BLD, valid, L->t_f64, "");
+    cgk_store(k, c->t, cgk_from_fp(k, c->t, LLVMBuildFDiv(BLD, cgk_get(k, c->sum), cnt, "")), k->out[0], yo);
+    break;
+  }
+  case IR_OP_LP_POOL: {
+    cgk_set(k, c->m, f64c(k, 0.0));
+    c->pass = 0;
+    cgk_box(k, g->nsp, c->lo, c->hi, pool_tap, c);
+    cgk_set(k, c->sum, f64c(k, 0.0));
+    c->pass = 1;
+    cgk_box(k, g->nsp, c->lo, c->hi, pool_tap, c);
+    LLVMValueRef r = lp_finish(k, cgk_get(k, c->m), cgk_get(k, c->sum), c->p);
+    cgk_store(k, c->t, cgk_from_fp(k, c->t, r), k->out[0], yo);
+    break;
+  }
+  default: KILN_UNREACHABLE();
+  }
+}
+
+int cg_emit_pool(cg_kernel *k) {
+  const ir_type *x = k->in_t[0], *y = k->out_t[0];
+  pool_ctx c;
+  memset(&c, 0, sizeof c);
+  int rc = make_geom(k, x, y, NULL, &c.g);
+  if (rc) return rc;
+  c.op = k->n->op;
+  c.t = x->dtype;
+  c.isf = ir_dtype_is_float(x->dtype);
+  if (c.op == IR_OP_MAX_POOL) c.storage_order = ir_attr_int(k->n, "storage_order") != 0;
+  if (c.op == IR_OP_AVG_POOL) c.count_include_pad = ir_attr_int(k->n, "count_include_pad") != 0;
+  if (c.op == IR_OP_LP_POOL) c.p = (double)ir_attr_int(k->n, "p");
+  c.in_sz = prod(c.g.in, 0, c.g.nsp);
+  c.out_sz = prod(c.g.out, 0, c.g.nsp);
+  strides_of(c.g.in, c.g.nsp, c.xs);
+  strides_of(c.g.out, c.g.nsp, c.ys);
+  for (int i = 0; i < c.g.nsp; i++) c.cs[i] = i == 0 ? 1 : c.cs[i - 1] * c.g.in[i - 1]; /* column-major */
+  if (ir_type_numel(y) == 0) return KILN_OK;
+  cgl *L = k->L;
+  c.best = cgk_var(k, c.isf ? cgl_dtype(L, c.t) : L->t_i64, NULL);
+  c.have = cgk_var(k, L->t_i1, NULL);
+  c.arg = cgk_var(k, L->t_i64, NULL);
+  c.sum = cgk_var(k, L->t_f64, NULL);
+  c.m = cgk_var(k, L->t_f64, NULL);
+  int64_t box[1 + NN_MAX_SPATIAL] = {x->dims[0] * x->dims[1]};
+  for (int i = 0; i < c.g.nsp; i++) box[1 + i] = c.g.out[i];
+  cgk_box_const(k, 1 + c.g.nsp, box, pool_out, &c);
+  return KILN_OK;
+}
+
+/* ---- global pools ------------------------------------------------------------------------------------------------ */
+
+typedef struct {
+  ir_op op;
+  ir_dtype t;
+  int64_t sz;
+  double p;
+} gpool_ctx;
+
+/* x [planes, sz] -> y [planes] */
+static void gpool_body(cg_kernel *k, LLVMValueRef *iv, void *user) {
+  const gpool_ctx *c = user;
+  cgl *L = k->L;
+  LLVMValueRef base = cgk_muli(k, iv[0], c->sz), r;
+  LLVMValueRef acc = cgk_var(k, L->t_f64, f64c(k, 0.0)), m = cgk_var(k, L->t_f64, f64c(k, 0.0));
+  LLVMValueRef have = cgk_var(k, L->t_i1, LLVMConstInt(L->t_i1, 0, 0));
+  cgl_loop lp;
+  LLVMValueRef i = cgl_loop_begin(L, &lp, cgl_i64(L, 0), cgl_i64(L, c->sz), "i");
+  LLVMValueRef v = cgk_to_f64(k, c->t, cgk_load(k, c->t, k->in[0], cgk_add(k, base, i)));
+  LLVMValueRef a = cgk_get(k, acc);
+  if (c->op == IR_OP_GLOBAL_AVG_POOL) {
+    cgk_set(k, acc, LLVMBuildFAdd(BLD, a, v, ""));
+  } else if (c->op == IR_OP_GLOBAL_MAX_POOL) {
+    LLVMValueRef gt = LLVMBuildOr(BLD, LLVMBuildFCmp(BLD, LLVMRealOGT, v, a, ""), isnan_(k, v), "");
+    LLVMValueRef take = LLVMBuildOr(BLD, LLVMBuildNot(BLD, cgk_get(k, have), ""),
+                                    LLVMBuildAnd(BLD, LLVMBuildNot(BLD, isnan_(k, a), ""), gt, ""), "");
+    cgk_set(k, acc, sel(k, take, v, a));
+    cgk_set(k, have, LLVMConstInt(L->t_i1, 1, 0));
+  } else {
+    LLVMValueRef av = cgl_intrinsic(L, "llvm.fabs", L->t_f64, &v, 1), mv = cgk_get(k, m);
+    LLVMValueRef take = LLVMBuildOr(BLD, LLVMBuildFCmp(BLD, LLVMRealOGT, av, mv, ""), isnan_(k, av), "");
+    cgk_set(k, m, sel(k, take, av, mv));
+  }
+  cgl_loop_end(L, &lp);
+  if (c->op == IR_OP_GLOBAL_AVG_POOL) {
+    r = LLVMBuildFDiv(BLD, cgk_get(k, acc), f64c(k, (double)c->sz), "");
+  } else if (c->op == IR_OP_GLOBAL_MAX_POOL) {
+    r = cgk_get(k, acc);
+  } else {
+    LLVMValueRef mv = cgk_get(k, m);
+    i = cgl_loop_begin(L, &lp, cgl_i64(L, 0), cgl_i64(L, c->sz), "i");
+    v = cgk_to_f64(k, c->t, cgk_load(k, c->t, k->in[0], cgk_add(k, base, i)));
+    LLVMValueRef args[2] = {LLVMBuildFDiv(BLD, cgl_intrinsic(L, "llvm.fabs", L->t_f64, &v, 1), mv, ""),
+                            f64c(k, c->p)};
+    cgk_set(k, acc, LLVMBuildFAdd(BLD, cgk_get(k, acc), cgl_libm(L, "pow", L->t_f64, args, 2), ""));
+    cgl_loop_end(L, &lp);
+    r = lp_finish(k, mv, cgk_get(k, acc), c->p);
+  }
+  cgk_store(k, c->t, cgk_from_fp(k, c->t, r), k->out[0], iv[0]);
+}
+
+int cg_emit_global_pool(cg_kernel *k) {
+  const ir_type *x = k->in_t[0];
+  gpool_ctx c = {k->n->op, x->dtype, prod(x->dims, 2, x->rank),
+                 k->n->op == IR_OP_GLOBAL_LP_POOL ? (double)ir_attr_int(k->n, "p") : 0.0};
+  int64_t box[1] = {x->dims[0] * x->dims[1]};
+  if (box[0] == 0) return KILN_OK;
+  cgk_box_const(k, 1, box, gpool_body, &c);
+  return KILN_OK;
+}
+
+/* ---- lrn --------------------------------------------------------------------------------------------------------- */
+
+typedef struct {
+  ir_dtype t;
+  int64_t C, sz, before, after;
+  double alpha, beta, bias, size;
+} lrn_ctx;
+
+/* x, y [N, C, sz]: y = x / (bias + alpha/size * sum_{j near c} x[n, j, s]^2)^beta,
+ * j in [c - before, c + after] clipped to [0, C) */
+static void lrn_body(cg_kernel *k, LLVMValueRef *iv, void *user) {
+  const lrn_ctx *c = user;
+  cgl *L = k->L;
+  LLVMValueRef n = iv[0], ch = iv[1], s = iv[2];
+  LLVMValueRef lo = LLVMBuildSub(BLD, ch, cgl_i64(L, c->before), "");
+  lo = sel(k, LLVMBuildICmp(BLD, LLVMIntSLT, lo, cgl_i64(L, 0), ""), cgl_i64(L, 0), lo);
+  LLVMValueRef hi = LLVMBuildAdd(BLD, ch, cgl_i64(L, c->after + 1), "");
+  hi = sel(k, LLVMBuildICmp(BLD, LLVMIntSGT, hi, cgl_i64(L, c->C), ""), cgl_i64(L, c->C), hi);
+  LLVMValueRef sq = cgk_var(k, L->t_f64, f64c(k, 0.0));
+  cgl_loop lp;
+  LLVMValueRef j = cgl_loop_begin(L, &lp, lo, hi, "j");
+  LLVMValueRef v = cgk_to_f64(k, c->t, cgk_load(k, c->t, k->in[0],
+                                               cgk_add(k, cgk_muli(k, cgk_add(k, cgk_muli(k, n, c->C), j), c->sz), s)));
+  cgk_set(k, sq, LLVMBuildFAdd(BLD, cgk_get(k, sq), LLVMBuildFMul(BLD, v, v, ""), ""));
+  cgl_loop_end(L, &lp);
+  LLVMValueRef at = cgk_add(k, cgk_muli(k, cgk_add(k, cgk_muli(k, n, c->C), ch), c->sz), s);
+  LLVMValueRef base = LLVMBuildFAdd(BLD, f64c(k, c->bias),
+                                    LLVMBuildFMul(BLD, f64c(k, c->alpha / c->size), cgk_get(k, sq), ""), "");
+  LLVMValueRef args[2] = {base, f64c(k, c->beta)};
+  LLVMValueRef y = LLVMBuildFDiv(BLD, cgk_to_f64(k, c->t, cgk_load(k, c->t, k->in[0], at)),
+                                 cgl_libm(L, "pow", L->t_f64, args, 2), "");
+  cgk_store(k, c->t, cgk_from_fp(k, c->t, y), k->out[0], at);
+}
+
+int cg_emit_lrn(cg_kernel *k) {
+  const ir_type *x = k->in_t[0];
+  int64_t size = ir_attr_int(k->n, "size");
+  lrn_ctx c = {x->dtype, x->dims[1], prod(x->dims, 2, x->rank), (size - 1) / 2,
+               size - 1 - (size - 1) / 2, ir_attr_float(k->n, "alpha"), ir_attr_float(k->n, "beta"),
+               ir_attr_float(k->n, "bias"), (double)size};
+  if (ir_type_numel(x) == 0) return KILN_OK;
+  int64_t box[3] = {x->dims[0], c.C, c.sz};
+  cgk_box_const(k, 3, box, lrn_body, &c);
+  return KILN_OK;
+}
