@@ -103,6 +103,27 @@ int kiln_model_load(const char *path, const kiln_load_options *o, kiln_model **o
   return KILN_OK;
 }
 
+int kiln_model_scan(const char *path, kiln_scan_report *r, kiln_diag *d) {
+  memset(r, 0, sizeof *r);
+  if (!ends_with(path, ".onnx")) return KILN_OK;
+  onnx_scan_report sr;
+  int rc = onnx_scan(path, &sr, d);
+  if (rc) return rc;
+  r->ir_version = sr.ir_version;
+  r->opset = sr.opset;
+  r->n_nodes = sr.n_nodes;
+  for (int i = 0; i < sr.n_ops && r->n_ops < KILN_SCAN_MAX_OPS; i++) {
+    kiln_scan_op *o = &r->ops[r->n_ops++];
+    snprintf(o->op, sizeof o->op, "%s", sr.ops[i].op_type);
+    snprintf(o->first_node, sizeof o->first_node, "%s", sr.ops[i].first_node);
+    o->count = sr.ops[i].count;
+    o->supported = sr.ops[i].supported;
+    r->n_unsupported += !o->supported;
+  }
+  onnx_scan_report_free(&sr);
+  return KILN_OK;
+}
+
 void kiln_model_free(kiln_model *m) {
   if (!m) return;
   ir_graph_free(m->g);

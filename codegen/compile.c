@@ -157,8 +157,13 @@ int cg_compile(const ir_graph *g, const cg_options *o, kiln_diag *d) {
       size_t syms_len;
       char *syms = cgl_defined_symbols(&L, &n_syms, &syms_len);
       char member[16];
-      if (strlen(name) + 2 <= 15) snprintf(member, sizeof member, "%s.o", name);
-      else snprintf(member, sizeof member, "model.o");
+      size_t nl = strlen(name);
+      if (nl + 2 <= 15) {
+        memcpy(member, name, nl);
+        memcpy(member + nl, ".o", 3);
+      } else {
+        memcpy(member, "model.o", 8);
+      }
       rc = cg_write_archive(o->out, member, code, code_len, syms, n_syms, d);
       free(syms);
       break;

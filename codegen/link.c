@@ -57,7 +57,10 @@ int cg_link_shared(const char *cc, const void *obj, size_t obj_len, const char *
   if (!rc && argc == 0) rc = kiln_diag_error(d, KILN_E_USAGE, "the C compiler command is empty");
   /* libm only when a kernel calls it; --no-undefined catches anything
    * outside libc and libm at link time instead of at load time */
-  const char *tail[] = {"-shared", "-o", out, obj_path, "-Wl,--as-needed", "-lm",
+  const char *base = strrchr(out, '/');
+  char soname[512];
+  snprintf(soname, sizeof soname, "-Wl,-soname,%s", base ? base + 1 : out);
+  const char *tail[] = {"-shared", "-o", out, soname, obj_path, "-Wl,--as-needed", "-lm",
                         "-Wl,--no-undefined", NULL};
   for (int i = 0; tail[i]; i++) argv[argc++] = (char *)tail[i];
   argv[argc] = NULL;

@@ -55,6 +55,25 @@ int kiln_model_load(const char *path, const kiln_load_options *o, kiln_model **o
                     kiln_diag *d);
 void kiln_model_free(kiln_model *m);
 
+/* The op histogram of a model file without lowering it, so that a model
+ * with unsupported ops can still be described (ONNX files; for .kir every op
+ * is supported). Fails only when the file cannot be read or parsed. */
+#define KILN_SCAN_MAX_OPS 512
+typedef struct {
+  char op[128];          /* ONNX op type ("domain:Op" for other domains) */
+  int count;             /* nodes of this type */
+  char first_node[256];  /* name of the first such node */
+  int supported;
+} kiln_scan_op;
+typedef struct {
+  long long ir_version, opset;
+  int n_nodes;
+  int n_ops;             /* distinct op types (at most KILN_SCAN_MAX_OPS kept) */
+  int n_unsupported;
+  kiln_scan_op ops[KILN_SCAN_MAX_OPS];
+} kiln_scan_report;
+int kiln_model_scan(const char *path, kiln_scan_report *r, kiln_diag *d);
+
 /* Turns graph input `name` into a constant with the given value (for inputs
  * that decide shapes: a reshape target, slice bounds, ...). The input leaves
  * the model's signature. */

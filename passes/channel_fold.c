@@ -118,9 +118,25 @@ int cf_vector_const(ir_graph *g, const char *name, ir_dtype dtype, int64_t n,
   return v;
 }
 
-/* "<base>_fold" (base cut so that the name stays within IR_MAX_NAME). */
+/* "<base><suffix>", base cut so that the name stays within IR_MAX_NAME. A
+ * base that already ends in "_fold" (or "_fold.N", as ir_value_new makes
+ * names unique) drops that ending first, so that folding a chain does not
+ * grow the name. */
 static void fold_name(char *buf, size_t n, const char *base, const char *suffix) {
-  snprintf(buf, n, "%.*s%s", (int)(IR_MAX_NAME - strlen(suffix)), base, suffix);
+  size_t len = strlen(base);
+  const char *f = NULL;
+  for (const char *p = strstr(base, "_fold"); p; p = strstr(p + 1, "_fold")) f = p;
+  if (f) {
+    const char *e = f + 5;
+    if (*e == '.' && e[1]) {
+      e++;
+      while (*e >= '0' && *e <= '9') e++;
+    }
+    if (!*e) len = (size_t)(f - base);
+  }
+  size_t room = IR_MAX_NAME - strlen(suffix);
+  if (len > room) len = room;
+  snprintf(buf, n, "%.*s%s", (int)len, base, suffix);
 }
 
 /* Output channel of weight element i. */
@@ -149,6 +165,9 @@ int cf_apply(ir_graph *g, const cf_target *t, const double *s, const double *sh,
   ir_dtype dt = wt.dtype;
   int64_t nb = ir_type_nbytes(&wt), numel = ir_type_numel(&wt);
   char name[IR_MAX_NAME + 1];
+  int unit = 1; /* every s is 1: the weight stays as it is */
+  for (int64_t o = 0; s && o < t->channels && unit; o++) unit = s[o] == 1.0;
+  if (unit) s = NULL;
 
   /* the weight: W' = W * s per channel */
   int new_w = w;

@@ -20,7 +20,7 @@
  * keep more states or do more work, fall back to the heuristics. */
 #define SCHED_EXACT_MAX_NODES 256
 #define SCHED_EXACT_MAX_STATES (1 << 17)
-#define SCHED_EXACT_MAX_WORK (INT64_C(1) << 26) /* node visits over all states */
+#define SCHED_EXACT_MAX_WORK (INT64_C(1) << 24) /* node visits over all states */
 
 /* Peak live bytes (raw, unaligned) when g's live nodes run in the order
  * given: order[k] is a node id, every live node once, producers first.

@@ -331,7 +331,8 @@ typedef struct {
   int *parent, *via;  /* best predecessor state and the node run from it */
   int *slot;          /* the state's entry in hash */
   int *hash;          /* open addressing over the layer being built; -1 empty */
-  int hash_cap;
+  int hash_cap;       /* a power of two, more than twice the layer's states */
+  int layer_start;    /* first state of the layer being built */
 } xsearch;
 
 static uint64_t set_hash(const uint64_t *b, int words) {
@@ -346,9 +347,24 @@ static uint64_t set_hash(const uint64_t *b, int words) {
 
 static int in_set(const uint64_t *b, int k) { return (int)((b[k >> 6] >> (k & 63)) & 1); }
 
+/* Inserts state st into the hash table (not present yet). */
+static void hash_insert(xsearch *x, int st) {
+  uint64_t h = set_hash(x->bits + (size_t)st * (size_t)x->words, x->words);
+  int mask = x->hash_cap - 1, i = (int)(h & (uint64_t)mask);
+  while (x->hash[i] >= 0) i = (i + 1) & mask;
+  x->hash[i] = st;
+  x->slot[st] = i;
+}
+
 /* The state with set b in the layer being built, added when new (value
  * INT64_MAX). -1 when the state limit is reached. */
 static int lookup_or_add(xsearch *x, const uint64_t *b, int max_states) {
+  if (2 * (x->count - x->layer_start + 1) >= x->hash_cap) { /* grow, rehash the layer */
+    x->hash_cap *= 2;
+    x->hash = kiln_xrealloc(x->hash, sizeof(int) * (size_t)x->hash_cap);
+    for (int i = 0; i < x->hash_cap; i++) x->hash[i] = -1;
+    for (int st = x->layer_start; st < x->count; st++) hash_insert(x, st);
+  }
   uint64_t h = set_hash(b, x->words);
   int mask = x->hash_cap - 1;
   for (int i = (int)(h & (uint64_t)mask);; i = (i + 1) & mask) {
@@ -386,8 +402,7 @@ static sched_exact_result exact(const sdag *s, int64_t bound, int max_states, in
   xsearch x;
   memset(&x, 0, sizeof x);
   x.words = (n + 63) / 64 ? (n + 63) / 64 : 1;
-  x.hash_cap = 1;
-  while (x.hash_cap < 2 * max_states) x.hash_cap <<= 1;
+  x.hash_cap = 64;
   x.hash = kiln_xmalloc(sizeof(int) * (size_t)x.hash_cap);
   for (int i = 0; i < x.hash_cap; i++) x.hash[i] = -1;
   uint64_t *cur = kiln_xcalloc((size_t)x.words, sizeof(uint64_t));
@@ -405,6 +420,7 @@ static sched_exact_result exact(const sdag *s, int64_t bound, int max_states, in
   for (int layer = 0; layer < n && res == SCHED_EXACT_NONE; layer++) {
     /* the table dedups within the layer being built: empty it */
     for (int st = lo; st < hi; st++) x.hash[x.slot[st]] = -1;
+    x.layer_start = hi;
     for (int st = lo; st < hi && res == SCHED_EXACT_NONE; st++) {
       if (x.value[st] >= bound) continue;
       memcpy(cur, x.bits + (size_t)st * (size_t)x.words, sizeof(uint64_t) * (size_t)x.words);

@@ -792,6 +792,43 @@ static void json_dims(const kiln_value_info *vi) {
   printf("]");
 }
 
+/* Describes a model kiln cannot load because of unsupported ops. */
+static void print_scan(const options *o, const kiln_scan_report *r) {
+  if (o->json) {
+    printf("{\n  \"model\": ");
+    json_str(o->model);
+    printf(",\n  \"opset\": %lld,\n  \"nodes\": %d,\n  \"ops\": {", r->opset, r->n_nodes);
+    for (int i = 0; i < r->n_ops; i++) {
+      printf("%s\n    ", i ? "," : "");
+      json_str(r->ops[i].op);
+      printf(": %d", r->ops[i].count);
+    }
+    printf("\n  },\n  \"unsupported\": [");
+    int k = 0;
+    for (int i = 0; i < r->n_ops; i++) {
+      if (r->ops[i].supported) continue;
+      printf("%s\n    {\"op\": ", k++ ? "," : "");
+      json_str(r->ops[i].op);
+      printf(", \"count\": %d, \"first_node\": ", r->ops[i].count);
+      json_str(r->ops[i].first_node);
+      printf("}");
+    }
+    printf("\n  ]\n}\n");
+    return;
+  }
+  printf("model: %s\n", o->model);
+  printf("opset: %lld\n", r->opset);
+  printf("ops: %d nodes\n", r->n_nodes);
+  for (int i = 0; i < r->n_ops; i++)
+    printf("  %-20s %d%s\n", r->ops[i].op, r->ops[i].count,
+           r->ops[i].supported ? "" : "  (unsupported)");
+  printf("unsupported ops: %d\n", r->n_unsupported);
+  for (int i = 0; i < r->n_ops; i++)
+    if (!r->ops[i].supported)
+      printf("  %s: %d node%s, first '%s'\n", r->ops[i].op, r->ops[i].count,
+             r->ops[i].count == 1 ? "" : "s", r->ops[i].first_node);
+}
+
 static int cmd_inspect(args *a) {
   options o;
   memset(&o, 0, sizeof o);
@@ -820,13 +857,28 @@ static int cmd_inspect(args *a) {
   }
   int rc = need_model(a, &o, inspect_help);
   if (rc) return rc;
+  kiln_diag d;
+  kiln_diag_init(&d);
+  {
+    /* a model with unsupported ops cannot be loaded, but is still described */
+    kiln_scan_report *sr = calloc(1, sizeof *sr);
+    if (!sr) return 1;
+    if (kiln_model_scan(o.model, sr, &d)) {
+      free(sr);
+      return report_diag(&d);
+    }
+    if (sr->n_unsupported) {
+      print_scan(&o, sr);
+      free(sr);
+      return 0;
+    }
+    free(sr);
+  }
   kiln_model *m = NULL;
   if ((rc = open_model(&o, &m))) {
     kiln_model_free(m);
     return rc;
   }
-  kiln_diag d;
-  kiln_diag_init(&d);
   kiln_inspect_report r;
   if (kiln_model_inspect(m, &r, &d)) {
     kiln_model_free(m);

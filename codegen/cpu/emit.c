@@ -227,6 +227,10 @@ static int plan_storage(layout *lay) {
 
 /* ---- kernels ---------------------------------------------------------------------------------- */
 
+static int same_storage(const cg_storage *x, const cg_storage *y) {
+  return x->kind == y->kind && x->kind == CG_ST_WORKSPACE && x->offset == y->offset;
+}
+
 /* Emits node n's kernel function; returns it in *fn (NULL for static nodes). */
 static int emit_kernel(cgl *L, const ir_graph *g, const cg_artifact *a, int idx, LLVMValueRef *fn,
                        kiln_diag *d) {
@@ -261,30 +265,43 @@ static int emit_kernel(cgl *L, const ir_graph *g, const cg_artifact *a, int idx,
   k.in_t = kiln_xcalloc((size_t)n->n_in + 1, sizeof(ir_type *));
   k.out = kiln_xcalloc((size_t)n->n_out + 1, sizeof(LLVMValueRef));
   k.out_t = kiln_xcalloc((size_t)n->n_out + 1, sizeof(ir_type *));
+  /* A memory plan may write an elementwise result over its input (the
+   * same workspace slot): those parameters lose noalias, and k.in_place
+   * tells the emitter (the kernels of such ops read and write each element
+   * at the same index, so they stay correct). */
+  k.in_place = kiln_xcalloc((size_t)n->n_out + 1, sizeof(int));
+  char *shared = kiln_xcalloc((size_t)n->n_in + 1, 1);
+  for (int j = 0; j < n->n_out; j++)
+    for (int i = 0; i < n->n_in; i++)
+      if (n->in[i] >= 0 && same_storage(&a->st[n->in[i]], &a->st[n->out[j]])) {
+        k.in_place[j] = 1;
+        shared[i] = 1;
+      }
   unsigned p = 0;
   for (int i = 0; i < n->n_in; i++) {
     if (n->in[i] < 0) continue;
     k.in[i] = LLVMGetParam(*fn, p);
     k.in_t[i] = &g->values[n->in[i]].type;
-    cgl_attr(L, *fn, p + 1, "noalias", 0);
+    if (!shared[i]) cgl_attr(L, *fn, p + 1, "noalias", 0);
     cgl_attr(L, *fn, p + 1, "nocapture", 0);
-    cgl_attr(L, *fn, p + 1, "readonly", 0);
+    if (!shared[i]) cgl_attr(L, *fn, p + 1, "readonly", 0);
     p++;
   }
   for (int j = 0; j < n->n_out; j++) {
     k.out[j] = LLVMGetParam(*fn, p);
     k.out_t[j] = &g->values[n->out[j]].type;
-    cgl_attr(L, *fn, p + 1, "noalias", 0);
+    if (!k.in_place[j]) cgl_attr(L, *fn, p + 1, "noalias", 0);
     cgl_attr(L, *fn, p + 1, "nocapture", 0);
     p++;
   }
-  (void)a;
+  free(shared);
   int rc = emit(&k);
   if (!rc) LLVMBuildRet(L->b, cgl_i32(L, 0));
   free(k.in);
   free(k.in_t);
   free(k.out);
   free(k.out_t);
+  free(k.in_place);
   return rc;
 }
 

@@ -10,7 +10,10 @@
  * the builder positioned in the entry block; emit.c then appends `ret i32
  * 0`. An emitter may return early from the kernel with a status through
  * cgk_fail_if (gather's index check). Buffers never overlap, except that
- * two inputs may be the same buffer (readonly, so noalias still holds).
+ * two inputs may be the same buffer (readonly, so noalias still holds) and
+ * that a memory plan may put an elementwise op's output in its input's slot
+ * (in_place; those parameters are not noalias, and the kernel must read
+ * element i before writing element i, which every elementwise kernel does).
  *
  * Emitters must reproduce the reference interpreter (ir/ops_*.c) exactly:
  * its dtype rules, broadcasting, rounding, integer wrap-around and NaN
@@ -37,6 +40,8 @@ typedef struct cg_kernel {
   const ir_type **in_t; /* input i's type, NULL when absent */
   LLVMValueRef *out;    /* output j's buffer */
   const ir_type **out_t;
+  int *in_place;        /* output j is the same buffer as an input (a memory
+                           plan's in-place reuse; only for elementwise ops) */
   kiln_diag *d;
 } cg_kernel;
 

@@ -350,6 +350,7 @@ int cg_emit_cast(cg_kernel *k) {
 int cg_emit_copy(cg_kernel *k) {
   int64_t nb = ir_type_nbytes(k->out_t[0]);
   KILN_ASSERT(nb == ir_type_nbytes(k->in_t[0]));
+  if (k->in_place[0]) return KILN_OK; /* the plan put the result over the input */
   if (nb > 0) cgl_memcpy(k->L, k->out[0], k->in[0], cgl_i64(k->L, nb));
   return KILN_OK;
 }

@@ -543,12 +543,16 @@ static void run_child(const test_case *t, int fd) {
                 o.rtol, o.atol);
       break;
     }
-  } else if (rc == KILN_E_UNSUPPORTED) {
-    r->cls = C_UNSUPPORTED;
-    set_msg(r, "%s", d.msg);
   } else {
-    r->cls = C_ERROR;
-    set_msg(r, "%s: %s", kiln_status_name(rc), d.msg);
+    /* The report names the test already: drop "MODEL: " from the message. */
+    const char *msg = d.msg;
+    size_t ml = strlen(model);
+    if (!strncmp(msg, model, ml) && !strncmp(msg + ml, ": ", 2)) msg += ml + 2;
+    r->cls = rc == KILN_E_UNSUPPORTED ? C_UNSUPPORTED : C_ERROR;
+    if (rc == KILN_E_UNSUPPORTED)
+      set_msg(r, "%s", msg);
+    else
+      set_msg(r, "%s: %s", kiln_status_name(rc), msg);
   }
   free(res);
   write_record(fd, r);
@@ -1052,6 +1056,23 @@ static void write_expected(const config *c) {
   printf("wrote %s (%d tests)\n", c->expected, n);
 }
 
+/* Releases everything (so that LeakSanitizer builds stay quiet). */
+static void free_all(summary *sm) {
+  free(sm->rows);
+  for (int i = 0; i < n_tests; i++) {
+    free(tests[i].name);
+    free(tests[i].path);
+    free(tests[i].expected_out);
+    free(tests[i].op);
+  }
+  free(tests);
+  for (int k = 0; k < n_tol; k++) {
+    free(tol_table[k].key);
+    free(tol_table[k].reason);
+  }
+  for (int k = 0; k < n_core; k++) free(core_ops[k]);
+}
+
 static const char *usage =
     "usage: kiln_conformance [options]\n"
     "  --data DIR          ONNX test data (default $KILN_ONNX_TESTS or ../shared/onnx-tests)\n"
@@ -1190,5 +1211,6 @@ int main(int argc, char **argv) {
   /* Rewriting the list accepts its regressions; errors still fail. */
   if (c.update_expected) regressions = 0;
   if (regressions) printf("FAILED: %d tests of %s no longer pass\n", regressions, c.expected);
+  free_all(&sm);
   return errors || regressions ? 1 : 0;
 }

@@ -24,6 +24,8 @@
 #include <unistd.h>
 
 #include "codegen/cg.h"
+#include "frontend/kir.h"
+#include "kiln.h"
 #include "harness.h"
 #include "kiln_artifact.h"
 #include "passes/pass.h"
@@ -164,6 +166,9 @@ static int tg_node(tg *t, ir_op op, const int *in, int n_in, int n_out) {
   return n;
 }
 
+/* Output j of node n (after the node exists: creating nodes moves the array). */
+static int out_of(const ir_graph *g, int n, int j) { return g->nodes[n].out[j]; }
+
 static int tg_node1(tg *t, ir_op op, int a) { return tg_node(t, op, &a, 1, 1); }
 static int tg_node2(tg *t, ir_op op, int a, int b) {
   int in[2] = {a, b};
@@ -183,7 +188,7 @@ typedef struct {
   double rtol, atol;          /* for f32; f64 uses 1e-12 unless f64_same */
   int f64_same;               /* f64 outputs get rtol/atol too */
   const char *passes;         /* NULL: infer-shapes */
-  int opt_level;
+  int opt_level;               /* 0: -O2, -1: -O0, else the level */
 } check_opts;
 
 /* Compiles and runs t's graph and compares with the interpreter; frees it. */
@@ -213,7 +218,7 @@ static void tg_check_opts(tg *t, const check_opts *co) {
   o.out = so;
   o.name = "t";
   o.no_header = 1;
-  o.opt_level = co->opt_level ? co->opt_level : 2;
+  o.opt_level = co->opt_level < 0 ? 0 : co->opt_level ? co->opt_level : 2; /* -1: -O0 */
   rc = cg_compile(g, &o, &d);
   ck_assert_msg(rc == 0, "%s: compile: %s", g->name, d.msg);
   cg_loaded a;
@@ -958,9 +963,314 @@ START_TEST(test_static_ops) {
   ir_set_tensor(t.g, n, "value", &v);
   ir_tensor_release(&v);
   /* a static output feeding a kernel */
-  int s = t.g->nodes[tg_node1(&t, IR_OP_SIZE, x)].out[0];
+  n = tg_node1(&t, IR_OP_SIZE, x);
+  int s = out_of(t.g, n, 0);
   tg_node2(&t, IR_OP_ADD, s, s);
   tg_check(&t, 0, 0);
+}
+END_TEST
+
+/* ---- artifacts --------------------------------------------------------------------------------- */
+
+static ir_graph *load_example(const char *path) {
+  kiln_diag d;
+  kiln_diag_init(&d);
+  ir_graph *g = kir_parse_file(path, &d);
+  ck_assert_msg(g != NULL, "%s", d.msg);
+  pass_pipeline p;
+  ck_assert(pass_pipeline_for_level(2, &p) == 0);
+  ck_assert_msg(pass_run(g, &p, NULL, &d) == 0, "%s", d.msg);
+  return g;
+}
+
+static char *read_all(const char *path, size_t *len) {
+  FILE *f = fopen(path, "rb");
+  ck_assert_msg(f != NULL, "cannot open %s", path);
+  fseek(f, 0, SEEK_END);
+  long n = ftell(f);
+  fseek(f, 0, SEEK_SET);
+  char *b = malloc((size_t)n + 1);
+  ck_assert(fread(b, 1, (size_t)n, f) == (size_t)n);
+  b[n] = 0;
+  fclose(f);
+  *len = (size_t)n;
+  return b;
+}
+
+static int compile_to(const ir_graph *g, cg_emit_kind kind, const char *file, cg_options *o,
+                      kiln_diag *d) {
+  tmp_init();
+  static char path[512];
+  snprintf(path, sizeof path, "%s/%s", tmp_dir, file);
+  o->emit = kind;
+  o->out = path;
+  return cg_compile(g, o, d);
+}
+
+/* The same model compiled twice gives byte-identical files, for every kind. */
+START_TEST(test_reproducible) {
+  ir_graph *g = load_example("examples/mlp.kir");
+  const cg_emit_kind kinds[] = {CG_EMIT_SO, CG_EMIT_OBJ, CG_EMIT_LIB, CG_EMIT_ASM, CG_EMIT_LLVM, CG_EMIT_HEADER};
+  const char *files[] = {"libr.so", "r.o", "libr.a", "r.s", "r.ll", "r.h"};
+  for (int i = 0; i < 6; i++) {
+    char *bytes[2];
+    size_t len[2];
+    for (int rep = 0; rep < 2; rep++) {
+      kiln_diag d;
+      kiln_diag_init(&d);
+      cg_options o;
+      cg_options_init(&o);
+      o.weights = i == 1 ? CG_WEIGHTS_FILE : CG_WEIGHTS_EMBED;
+      ck_assert_msg(compile_to(g, kinds[i], files[i], &o, &d) == 0, "%s", d.msg);
+      char path[512];
+      snprintf(path, sizeof path, "%s/%s", tmp_dir, files[i]);
+      bytes[rep] = read_all(path, &len[rep]);
+      unlink(path);
+    }
+    ck_assert_msg(len[0] == len[1] && !memcmp(bytes[0], bytes[1], len[0]), "%s differs between two compiles", files[i]);
+    free(bytes[0]);
+    free(bytes[1]);
+  }
+  ir_graph_free(g);
+}
+END_TEST
+
+/* --emit=obj for AArch64 works without a cross toolchain: an ELF64 object
+ * for EM_AARCH64 (183); other CPUs of the host architecture compile too. */
+START_TEST(test_cross_targets) {
+  ir_graph *g = load_example("examples/cnn.kir");
+  kiln_diag d;
+  kiln_diag_init(&d);
+  cg_options o;
+  cg_options_init(&o);
+  o.triple = "aarch64-linux-gnu";
+  ck_assert_msg(compile_to(g, CG_EMIT_OBJ, "a64.o", &o, &d) == 0, "%s", d.msg);
+  char path[512];
+  snprintf(path, sizeof path, "%s/a64.o", tmp_dir);
+  size_t n;
+  unsigned char *b = (unsigned char *)read_all(path, &n);
+  ck_assert(n > 64 && !memcmp(b, "\177ELF", 4));
+  ck_assert_int_eq(b[4], 2);                   /* ELFCLASS64 */
+  ck_assert_int_eq(b[5], 1);                   /* little-endian */
+  ck_assert_int_eq(b[16] | (b[17] << 8), 1);   /* ET_REL */
+  ck_assert_int_eq(b[18] | (b[19] << 8), 183); /* EM_AARCH64 */
+  free(b);
+  ck_assert_msg(compile_to(g, CG_EMIT_ASM, "a64.s", &o, &d) == 0, "%s", d.msg);
+  o.cpu = "cortex-a76";
+  ck_assert_msg(compile_to(g, CG_EMIT_LIB, "liba64.a", &o, &d) == 0, "%s", d.msg);
+  cg_options_init(&o);
+  o.triple = "x86_64-linux-gnu";
+  const char *cpus[] = {"generic", "x86-64-v3", "znver3"};
+  for (int i = 0; i < 3; i++) {
+    o.cpu = cpus[i];
+    ck_assert_msg(compile_to(g, CG_EMIT_OBJ, "x.o", &o, &d) == 0, "%s: %s", cpus[i], d.msg);
+  }
+  ir_graph_free(g);
+}
+END_TEST
+
+/* Options and graphs codegen refuses, with a status and a message. */
+START_TEST(test_errors) {
+  ir_graph *g = load_example("examples/mlp.kir");
+  kiln_diag d;
+  cg_options o;
+  struct {
+    const char *triple, *cpu, *name, *cc;
+    int status;
+    const char *msg;
+  } cases[] = {
+      {"aarch64-linux-gnu", "native", NULL, NULL, KILN_E_USAGE, "native"},
+      {"nonsense-vendor-os", NULL, NULL, NULL, KILN_E_USAGE, "unknown target"},
+      {NULL, NULL, "1bad", NULL, KILN_E_USAGE, "C identifier"},
+      {NULL, NULL, NULL, "/nonexistent/cc", KILN_E_IO, "cannot run"},
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    kiln_diag_init(&d);
+    cg_options_init(&o);
+    o.triple = cases[i].triple;
+    o.cpu = cases[i].cpu;
+    o.name = cases[i].name;
+    o.cc = cases[i].cc;
+    ck_assert_int_eq(compile_to(g, CG_EMIT_SO, "e.so", &o, &d), cases[i].status);
+    ck_assert_msg(strstr(d.msg, cases[i].msg), "case %zu: %s", i, d.msg);
+  }
+  ir_graph_free(g);
+  /* a dtype codegen does not support: named in the message */
+  tg t = tg_new("f16");
+  int nr = tg_node1(&t, IR_OP_RELU, tg_input(&t, IR_F16, 1, D(4)));
+  *ir_out_type(t.g, &t.g->nodes[nr], 0) = mk_type(IR_F16, 1, D(4)); /* typed by hand */
+  kiln_diag_init(&d);
+  cg_options_init(&o);
+  ck_assert_int_eq(compile_to(t.g, CG_EMIT_OBJ, "f16.o", &o, &d), KILN_E_UNSUPPORTED);
+  ck_assert_msg(strstr(d.msg, "f16"), "%s", d.msg);
+  ir_graph_free(t.g);
+}
+END_TEST
+
+/* Outputs that are inputs, constants or repeated are copied; names of the
+ * typed entry's parameters are C identifiers; the header carries the ABI
+ * block of include/kiln_artifact.h verbatim. */
+START_TEST(test_outputs_and_header) {
+  tg t = tg_new("io");
+  ir_type ty = mk_type(IR_F32, 2, D(2, 3));
+  t.n = 2;
+  int x = ir_add_input(t.g, "input.1", &ty);
+  int z = ir_add_input(t.g, "2x", &ty);
+  int c = tg_const(&t, IR_F32, 2, D(2, 3), NULL, -1, 1);
+  int na = ir_node_new(t.g, IR_OP_ADD, "add", (int[]){x, z}, 2, 1, NULL);
+  int y = out_of(t.g, na, 0);
+  ir_add_output(t.g, y);
+  ir_add_output(t.g, x);
+  ir_add_output(t.g, c);
+  ir_add_output(t.g, y);
+  tg_check(&t, 0, 0);
+
+  ir_graph *g = ir_graph_new("hdr");
+  g->source = "test";
+  x = ir_add_input(g, "input.1", &ty);
+  z = ir_add_input(g, "int", &ty);
+  na = ir_node_new(g, IR_OP_ADD, "add", (int[]){x, z}, 2, 1, (const char *[]){"out/0"});
+  ir_add_output(g, out_of(g, na, 0));
+  kiln_diag d;
+  kiln_diag_init(&d);
+  pass_pipeline p;
+  pass_pipeline_parse("infer-shapes", &p, &d);
+  ck_assert(pass_run(g, &p, NULL, &d) == 0);
+  cg_options o;
+  cg_options_init(&o);
+  o.name = "hdr";
+  ck_assert_msg(compile_to(g, CG_EMIT_HEADER, "hdr.h", &o, &d) == 0, "%s", d.msg);
+  char path[512];
+  snprintf(path, sizeof path, "%s/hdr.h", tmp_dir);
+  size_t n, m;
+  char *h = read_all(path, &n), *abi = read_all("include/kiln_artifact.h", &m);
+  ck_assert_msg(strstr(h, "int hdr_run(const float *input_1, const float *int_, float *out_0);"), "%s", h);
+  char *b = strstr(abi, "/* ABI-BEGIN */"), *e = strstr(abi, "/* ABI-END */");
+  ck_assert(b && e);
+  e[strlen("/* ABI-END */")] = 0;
+  ck_assert_msg(strstr(h, b), "NAME.h does not carry include/kiln_artifact.h's ABI block");
+  free(h);
+  free(abi);
+  ir_graph_free(g);
+}
+END_TEST
+
+/* Statuses at run time: an index out of range, missing or foreign weights,
+ * misaligned workspace and weights; explicit weights through run_packed_w. */
+START_TEST(test_run_statuses) {
+  kiln_diag d;
+  kiln_diag_init(&d);
+  ir_graph *g = ir_graph_new("st");
+  g->source = "test";
+  ir_type xt = mk_type(IR_F32, 2, D(4, 3)), it = mk_type(IR_I64, 1, D(2));
+  int x = ir_add_input(g, "x", &xt), idx = ir_add_input(g, "idx", &it);
+  float wv[12];
+  for (int i = 0; i < 12; i++) wv[i] = (float)i;
+  int w = ir_add_const(g, "w", &xt, wv);
+  int na = ir_node_new(g, IR_OP_ADD, "add", (int[]){x, w}, 2, 1, NULL);
+  int ng = ir_node_new(g, IR_OP_GATHER, "g", (int[]){out_of(g, na, 0), idx}, 2, 1, NULL);
+  ir_add_output(g, out_of(g, ng, 0));
+  pass_pipeline p;
+  pass_pipeline_parse("infer-shapes", &p, &d);
+  ck_assert(pass_run(g, &p, NULL, &d) == 0);
+  cg_options o;
+  cg_options_init(&o);
+  o.name = "st";
+  o.weights = CG_WEIGHTS_FILE;
+  o.no_header = 1;
+  ck_assert_msg(compile_to(g, CG_EMIT_SO, "st.so", &o, &d) == 0, "%s", d.msg);
+  char so[512], wpath[512];
+  snprintf(so, sizeof so, "%s/st.so", tmp_dir);
+  snprintf(wpath, sizeof wpath, "%s/st.weights", tmp_dir);
+  cg_loaded a;
+  ck_assert_msg(cg_load(so, "st", &a, &d) == 0, "%s", d.msg);
+  ck_assert(a.set_weights != NULL && a.meta->weights_mode == KILN_ARTIFACT_WEIGHTS_FILE);
+  ck_assert_int_eq(a.meta->workspace_size % KILN_ARTIFACT_ALIGN, 0);
+  float xv[12] = {0}, y[6];
+  int64_t iv[2] = {-1, 2};
+  void *ins[2] = {xv, iv}, *outs[1] = {y};
+  ck_assert_int_eq(a.run_packed(ins, outs, NULL), KILN_ARTIFACT_E_NO_WEIGHTS);
+  size_t n;
+  char *file = read_all(wpath, &n);
+  unsigned char *img = aligned_alloc(64, (n + 63) / 64 * 64);
+  memcpy(img, file, n);
+  ck_assert_int_eq(a.set_weights(img, n - 1), KILN_ARTIFACT_E_WEIGHTS);
+  ck_assert_int_eq(a.set_weights(img, n), 0);
+  ck_assert_int_eq(a.run_packed(ins, outs, NULL), 0);
+  ck_assert(y[0] == 9 && y[2] == 11 && y[3] == 6 && y[5] == 8);
+  /* an index out of range stops the run */
+  iv[1] = 4;
+  ck_assert_int_eq(a.run_packed(ins, outs, NULL), KILN_ARTIFACT_E_INDEX);
+  iv[1] = -4;
+  ck_assert_int_eq(a.run_packed(ins, outs, NULL), 0);
+  /* explicit weights: aligned data accepted, misaligned refused */
+  unsigned char *data = img + KILN_ARTIFACT_WEIGHTS_HEADER;
+  ck_assert_int_eq(a.run_packed_w(ins, outs, NULL, data), 0);
+  ck_assert_int_eq(a.run_packed_w(ins, outs, NULL, data + 4), KILN_ARTIFACT_E_ALIGN);
+  /* caller workspace: aligned accepted, misaligned refused */
+  unsigned char *ws = aligned_alloc(64, a.meta->workspace_size + 64);
+  ck_assert_int_eq(a.run_packed(ins, outs, ws), 0);
+  if (a.meta->workspace_size > 0) ck_assert_int_eq(a.run_packed(ins, outs, ws + 8), KILN_ARTIFACT_E_ALIGN);
+  free(ws);
+  cg_unload(&a);
+  free(img);
+  free(file);
+  ir_graph_free(g);
+}
+END_TEST
+
+/* The example models through the public API: -O2, compile, run, compare. */
+START_TEST(test_examples_api) {
+  const char *models[] = {"examples/mlp.kir", "examples/cnn.kir", "examples/attention.kir"};
+  for (int i = 0; i < 3; i++) {
+    kiln_diag d;
+    kiln_diag_init(&d);
+    kiln_model *m;
+    ck_assert_msg(kiln_model_load(models[i], NULL, &m, &d) == 0, "%s", d.msg);
+    kiln_pipeline_options po;
+    kiln_pipeline_options_init(&po);
+    ck_assert_msg(kiln_model_optimize(m, &po, &d) == 0, "%s", d.msg);
+    int ni = kiln_model_num_inputs(m), no = kiln_model_num_outputs(m);
+    kiln_tensor in[8], want[8], got[8];
+    ck_assert(ni <= 8 && no <= 8);
+    for (int k = 0; k < ni; k++) {
+      kiln_value_info vi;
+      kiln_model_input(m, k, &vi);
+      memset(&in[k], 0, sizeof in[k]);
+      in[k].dtype = vi.dtype;
+      in[k].rank = vi.rank;
+      memcpy(in[k].dims, vi.dims, sizeof vi.dims);
+      ck_assert(kiln_tensor_random(&in[k], (uint64_t)k + 1, &d) == 0);
+    }
+    ck_assert_msg(kiln_model_interpret(m, in, want, &d) == 0, "%s", d.msg);
+    ck_assert_msg(kiln_model_run_compiled(m, NULL, in, got, &d) == 0, "%s: %s", models[i], d.msg);
+    for (int j = 0; j < no; j++) {
+      for (int64_t e = 0; e < kiln_tensor_numel(&want[j]); e++)
+        ck_assert_msg(elem_close((ir_dtype)want[j].dtype, got[j].data, want[j].data, e, 1e-4, 1e-5),
+                      "%s: output %d element %lld", models[i], j, (long long)e);
+      kiln_tensor_free(&want[j]);
+      kiln_tensor_free(&got[j]);
+    }
+    for (int k = 0; k < ni; k++) kiln_tensor_free(&in[k]);
+    kiln_model_free(m);
+  }
+}
+END_TEST
+
+/* -O0 and -O1 LLVM pipelines produce the same results. */
+START_TEST(test_opt_levels) {
+  for (int lvl = 0; lvl < 2; lvl++) {
+    tg t = tg_new("levels");
+    int x = tg_input(&t, IR_F32, 3, D(2, 3, 17));
+    int b = tg_input(&t, IR_F32, 1, D(17));
+    int na = tg_node2(&t, IR_OP_ADD, x, b);
+    int s = out_of(t.g, na, 0);
+    int n = tg_node1(&t, IR_OP_REDUCE_SUM, s);
+    ir_set_ints(t.g, n, "axes", D(1), 1);
+    n = tg_node1(&t, IR_OP_SOFTMAX, s);
+    check_opts co = {.rtol = 0, .atol = 0, .f64_same = 1, .opt_level = lvl ? 1 : -1};
+    tg_check_opts(&t, &co);
+  }
 }
 END_TEST
 
@@ -991,6 +1301,16 @@ Suite *codegen_suite(void) {
   tcase_add_test(tc, test_pool);
   tcase_add_test(tc, test_static_ops);
   suite_add_tcase(s, tc);
+  TCase *ta = tcase_create("artifact");
+  tcase_set_timeout(ta, 300);
+  tcase_add_test(ta, test_reproducible);
+  tcase_add_test(ta, test_cross_targets);
+  tcase_add_test(ta, test_errors);
+  tcase_add_test(ta, test_outputs_and_header);
+  tcase_add_test(ta, test_run_statuses);
+  tcase_add_test(ta, test_examples_api);
+  tcase_add_test(ta, test_opt_levels);
+  suite_add_tcase(s, ta);
   return s;
 }
 

@@ -161,6 +161,23 @@ START_TEST(test_type_limits) {
 }
 END_TEST
 
+/* docs/ir.md lists every op of the table (keeps the reference in sync). */
+START_TEST(test_ops_documented) {
+  FILE *f = fopen("docs/ir.md", "rb");
+  ck_assert_msg(f != NULL, "docs/ir.md not found (run from the repo root)");
+  static char doc[1 << 20];
+  size_t n = fread(doc, 1, sizeof doc - 1, f);
+  doc[n] = 0;
+  fclose(f);
+  for (int op = 0; op < IR_OP_COUNT; op++) {
+    char pat[128];
+    snprintf(pat, sizeof pat, "| `%s` |", ir_op_name((ir_op)op));
+    ck_assert_msg(strstr(doc, pat) != NULL, "docs/ir.md does not document op %s",
+                  ir_op_name((ir_op)op));
+  }
+}
+END_TEST
+
 static Suite *ir_suite(void) {
   Suite *s = suite_create("ir");
   TCase *tc = tcase_create("core");
@@ -172,6 +189,7 @@ static Suite *ir_suite(void) {
   tcase_add_test(tc, test_compact);
   tcase_add_test(tc, test_dtypes);
   tcase_add_test(tc, test_type_limits);
+  tcase_add_test(tc, test_ops_documented);
   suite_add_tcase(s, tc);
   return s;
 }

@@ -99,8 +99,8 @@ static void run_passes(ir_graph *g, const char *list) {
 }
 
 /* Runs `list` on g (after infer-shapes) and checks that the outputs (and
- * their names) stay the same within rtol/atol on random inputs. Returns the
- * number of changes is not tracked; callers check structure. */
+ * their names) stay the same within rtol/atol on random inputs; the callers
+ * check the structure. */
 static void check_rewrite_impl(ir_graph *g, const char *list, double rtol, double atol, int line) {
   run_passes(g, "infer-shapes");
   ir_graph *ref = ir_graph_clone(g);
