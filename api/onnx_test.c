@@ -140,12 +140,11 @@ int kiln_model_check(kiln_model *m, int n_inputs, const kiln_tensor *inputs, int
   if (n_inputs != n_in)
     return kiln_diag_error(d, KILN_E_INVALID, "the model has %d inputs, %d were given", n_in,
                            n_inputs);
-  if (n_in > KILN_CHECK_MAX_IO || n_expected > KILN_CHECK_MAX_IO || n_expected < 0)
-    return kiln_diag_error(d, KILN_E_USAGE, "more than %d inputs or outputs",
-                           KILN_CHECK_MAX_IO);
-  if (o->mode != KILN_EXEC_INTERPRET)
-    return kiln_diag_error(d, KILN_E_UNSUPPORTED,
-                           "compiled execution is not available yet; use the interpreter");
+  if (n_expected > KILN_CHECK_MAX_IO || n_expected < 0)
+    return kiln_diag_error(d, KILN_E_USAGE, "%d references given; at most %d outputs are checked",
+                           n_expected, KILN_CHECK_MAX_IO);
+  if (o->mode != KILN_EXEC_INTERPRET && o->mode != KILN_EXEC_COMPILED)
+    return kiln_diag_error(d, KILN_E_USAGE, "unknown execution mode %d", (int)o->mode);
 
   /* Names, copied: binding changes the model's input list. */
   char **names = kiln_xcalloc((size_t)n_in + 1, sizeof(char *));
@@ -204,7 +203,9 @@ int kiln_model_check(kiln_model *m, int n_inputs, const kiln_tensor *inputs, int
     rc = kiln_diag_error(d, KILN_E_INVALID, "the model has %d outputs, %d references were given",
                          n_out, n_expected);
   kiln_tensor *outs = kiln_xcalloc((size_t)n_out + 1, sizeof(kiln_tensor));
-  if (!rc) rc = kiln_model_interpret(m, feeds, outs, d);
+  if (!rc)
+    rc = o->mode == KILN_EXEC_COMPILED ? kiln_model_run_compiled(m, o->compile, feeds, outs, d)
+                                       : kiln_model_interpret(m, feeds, outs, d);
   if (!rc) {
     r->n_outputs = n_out;
     int bad = 0;

@@ -4,11 +4,14 @@
 #include "codegen/llvm.h"
 
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <llvm-c/Analysis.h>
 #include <llvm-c/BitWriter.h>
+#include <llvm-c/Disassembler.h>
 #include <llvm-c/Transforms/PassBuilder.h>
 
 /* ---- targets ----------------------------------------------------------------------- */
@@ -21,6 +24,46 @@ static void init_targets(void) {
   LLVMInitializeAllTargets();
   LLVMInitializeAllTargetMCs();
   LLVMInitializeAllAsmPrinters();
+  LLVMInitializeAllDisassemblers();
+}
+
+/* Checks a CPU name and feature string against the target. LLVM's C API
+ * has no query for this, and a target machine with an unknown CPU can abort
+ * in code generation ("64-bit code requested on a subtarget that doesn't
+ * support it"), so we build the target's subtarget description through the
+ * disassembler API and catch the warning LLVM prints while doing so ("'X'
+ * is not a recognized processor/feature"), with stderr redirected to a
+ * temporary file for the duration of that one call. (Redirecting a process
+ * descriptor is not thread-safe; compiling is done from one thread.) */
+static int check_cpu(const char *triple, const char *cpu, const char *features, kiln_diag *d) {
+  FILE *tmp = tmpfile();
+  if (!tmp) return KILN_OK; /* cannot check; LLVM will warn itself */
+  fflush(stderr);
+  int saved = dup(2);
+  if (saved < 0) {
+    fclose(tmp);
+    return KILN_OK;
+  }
+  dup2(fileno(tmp), 2);
+  LLVMDisasmContextRef dc = LLVMCreateDisasmCPUFeatures(triple, cpu, features, NULL, 0, NULL, NULL);
+  if (dc) LLVMDisasmDispose(dc);
+  fflush(stderr);
+  dup2(saved, 2);
+  close(saved);
+  char log[1024] = "";
+  rewind(tmp);
+  size_t n = fread(log, 1, sizeof log - 1, tmp);
+  log[n] = 0;
+  fclose(tmp);
+  if (strstr(log, "not a recognized processor"))
+    return kiln_diag_error(d, KILN_E_USAGE, "unknown CPU '%s' for target %s", cpu, triple);
+  if (strstr(log, "not a recognized feature")) {
+    char *nl = strchr(log, '\n');
+    if (nl) *nl = 0;
+    return kiln_diag_error(d, KILN_E_USAGE, "bad CPU features '%s' for target %s: %s", features,
+                           triple, log);
+  }
+  return KILN_OK;
 }
 
 /* An LLVM-allocated message copied into malloc'd memory (and disposed). */
@@ -67,6 +110,10 @@ int cgl_init(cgl *L, const char *module_name, const cgl_target *t, kiln_diag *d)
     char *m = take_message(err);
     kiln_diag_error(d, KILN_E_USAGE, "unknown target '%s': %s", L->triple, m);
     free(m);
+    cgl_dispose(L);
+    return KILN_E_USAGE;
+  }
+  if (check_cpu(L->triple, L->cpu, L->features, d)) {
     cgl_dispose(L);
     return KILN_E_USAGE;
   }

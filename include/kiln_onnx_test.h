@@ -35,9 +35,8 @@ extern "C" {
  * not matter. t->data is malloc'd; free it with kiln_tensor_free. */
 int kiln_tensor_read(const char *path, kiln_tensor *t, kiln_diag *d);
 
-/* How a checked model is executed. Only the reference interpreter exists
- * today; KILN_EXEC_COMPILED is reserved for compiled artifacts and fails with
- * KILN_E_UNSUPPORTED until the code generator lands. */
+/* How a checked model is executed: the reference interpreter (the oracle),
+ * or compiled to native code, loaded and run (kiln_model_run_compiled). */
 typedef enum {
   KILN_EXEC_INTERPRET = 0,
   KILN_EXEC_COMPILED = 1,
@@ -47,10 +46,12 @@ typedef struct {
   double rtol, atol;          /* |got - want| <= atol + rtol * |want| */
   kiln_exec_mode mode;
   kiln_pipeline_options pipe; /* passes run before execution (default -O2) */
+  const kiln_compile_options *compile; /* KILN_EXEC_COMPILED; NULL: the defaults */
   FILE *notes;                /* "input 'x' decides a shape; bound" notes; NULL: none */
 } kiln_check_options;
 
-/* rtol/atol: ONNX's defaults; mode: interpreter; pipe: -O2; notes: NULL. */
+/* rtol/atol: ONNX's defaults; mode: interpreter; pipe: -O2; compile, notes:
+ * NULL. */
 void kiln_check_options_init(kiln_check_options *o);
 
 /* The comparison of one output with its reference. */

@@ -106,6 +106,7 @@ static const char *run_help =
     "Runs an ONNX test directory (DIR/model.onnx, DIR/test_data_set_N/input_K.pb)\n"
     "and compares every output with DIR/test_data_set_N/output_K.pb: prints the\n"
     "max abs/rel error per output and PASS or FAIL; exits 0 only on PASS.\n"
+    "Compiled like a plain run; --interp uses the reference interpreter.\n"
     "  --rtol R, --atol A     tolerances: |got-want| <= atol + rtol*|want|\n"
     "                         (default 1e-3 and 1e-7, as ONNX's runner)\n";
 
@@ -464,7 +465,8 @@ static void summarize(const char *name, const kiln_tensor *t) {
     printf("%s: %s min=%.6g max=%.6g mean=%.6g\n", name, ty, mn, mx, sum / (double)n);
 }
 
-/* kiln run --onnx-test DIR: one ONNX test directory against its references. */
+/* kiln run --onnx-test DIR: one ONNX test directory against its references,
+ * executed as a plain `kiln run` would (compiled, or --interp). */
 static int run_onnx_test(args *a, options *o) {
   if (o->model) return usage_error(a->cmd, "give either MODEL or --onnx-test DIR, not both");
   if (o->n_inputs || o->n_binds || o->random_inputs || o->output_dir || o->load.n_shapes)
@@ -477,6 +479,13 @@ static int run_onnx_test(args *a, options *o) {
   co.notes = stderr;
   if (o->rtol >= 0) co.rtol = o->rtol;
   if (o->atol >= 0) co.atol = o->atol;
+  kiln_compile_options cc;
+  kiln_compile_options_init(&cc);
+  cc.opt_level = o->pipe.opt_level;
+  cc.time_passes = o->pipe.time_passes;
+  cc.report = o->pipe.report;
+  co.compile = &cc;
+  co.mode = o->interp ? KILN_EXEC_INTERPRET : KILN_EXEC_COMPILED;
   kiln_check_result *r = calloc(1, sizeof *r);
   if (!r) {
     errorf("out of memory");
@@ -484,7 +493,8 @@ static int run_onnx_test(args *a, options *o) {
   }
   kiln_diag d;
   kiln_diag_init(&d);
-  printf("%s (rtol %g, atol %g)\n", o->onnx_test, co.rtol, co.atol);
+  printf("%s (%s, rtol %g, atol %g)\n", o->onnx_test, o->interp ? "interpreter" : "compiled",
+         co.rtol, co.atol);
   fflush(stdout);
   int rc = kiln_onnx_test_run(o->onnx_test, &co, r, &d);
   kiln_check_result_print(r, stdout);

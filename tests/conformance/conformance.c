@@ -3,7 +3,9 @@
  * Runs every ONNX test directory under DATA/{node,pytorch-converted,
  * pytorch-operator,simple} and the weight-free models under DATA/light
  * (DATA defaults to ../shared/onnx-tests, relative to the working directory,
- * which CTest sets to the repository root). Each test runs in a forked child
+ * which CTest sets to the repository root) through the ONNX frontend, the
+ * -O2 pipeline and the reference interpreter (--compiled: native code from
+ * the code generator instead). Each test runs in a forked child
  * under a timeout and a memory limit, so a crash, an abort or a hang is
  * classified instead of taking the runner down; -j children run at once.
  *
@@ -102,7 +104,10 @@ typedef struct {
   double timeout, light_timeout;
   long mem_limit_mb;
   int verbose;
+  int compiled;        /* run compiled code instead of the interpreter */
 } config;
+
+static config cfg;     /* the run's configuration (children read the mode) */
 
 static void die(const char *fmt, ...) {
   va_list ap;
@@ -511,6 +516,7 @@ static void run_child(const test_case *t, int fd) {
   kiln_check_options_init(&o);
   o.rtol = t->rtol;
   o.atol = t->atol;
+  o.mode = cfg.compiled ? KILN_EXEC_COMPILED : KILN_EXEC_INTERPRET;
   kiln_check_result *res = calloc(1, sizeof *res);
   if (!res) {
     set_msg(r, "out of memory");
@@ -912,17 +918,25 @@ static void write_doc(const summary *sm, const config *c) {
              "--update-expected\n\n");
   fprintf(f, "Every test directory of the ONNX project's test data (`../shared/onnx-tests`, "
              "see its README) runs through the ONNX frontend, the default `-O2` pass "
-             "pipeline and the reference interpreter, in a forked child with a timeout "
+             "pipeline and %s, in a forked child with a timeout "
              "(%.0f s; light models %.0f s). Outputs are compared with "
              "|got - want| <= atol + rtol * |want| (rtol %g, atol %g, ONNX's defaults; "
              "integers and bools exactly) except where "
              "`tests/conformance/tolerances.txt` gives a per-test reason.\n\n",
+          c->compiled ? "compiled native code (`--compiled`)" : "the reference interpreter",
           c->timeout, c->light_timeout, KILN_CHECK_RTOL, KILN_CHECK_ATOL);
   fprintf(f, "- **pass**: every output within tolerance\n"
              "- **fail**: the model ran; numbers or an output's shape differ\n"
              "- **unsupported**: an op, dtype or feature kiln does not handle "
              "(`KILN_E_UNSUPPORTED`)\n"
              "- **error**: a crash, a timeout, or any other failure on a valid test\n\n");
+  fprintf(f, "CTest runs this as the `conformance` test (labels `conformance`, `slow`): it "
+             "fails when a test ends in error or when a test listed in "
+             "`tests/conformance/expected_pass.txt` no longer passes; "
+             "`conformance_selftest` checks the runner itself on fixtures with known "
+             "outcomes. `kiln run --onnx-test DIR` runs one test directory the same way. "
+             "Other flags: `--filter TEXT`, `-j N`, `--compiled` (native code instead of "
+             "the interpreter), `-v`; see `kiln_conformance --help`.\n\n");
   fprintf(f, "## Summary\n\n");
   fprintf(f, "| suite | tests | pass | fail | unsupported | error |\n|---|---|---|---|---|---|\n");
   for (int s = 0; s < N_SUITES; s++) {
@@ -1086,6 +1100,8 @@ static const char *usage =
     "  --timeout S         seconds per test (default 60)\n"
     "  --light-timeout S   seconds per light model (default 900)\n"
     "  --mem-limit MB      address-space limit per child (default 8192; 0: none)\n"
+    "  --compiled          compile each model to native code and run that (default:\n"
+    "                      the reference interpreter)\n"
     "  -v                  print every test's result\n";
 
 static double parse_num(const char *flag, const char *v) {
@@ -1155,11 +1171,14 @@ int main(int argc, char **argv) {
       c.mem_limit_mb = (long)parse_num(a, v);
     } else if (!strcmp(a, "-v")) {
       c.verbose = 1;
+    } else if (!strcmp(a, "--compiled")) {
+      c.compiled = 1;
     } else {
       die("unknown argument '%s'\n%s", a, usage);
     }
 #undef NEEDV
   }
+  cfg = c;
   char *node_dir = xprintf("%s/node", c.data);
   if (!is_dir(node_dir)) {
     printf("ONNX test data not found at %s (set KILN_ONNX_TESTS or --data); skipped\n", c.data);
@@ -1169,7 +1188,8 @@ int main(int argc, char **argv) {
   read_tolerances(c.tolerances);
   read_core_ops(c.core_ops);
   discover(&c);
-  printf("kiln conformance: %d tests under %s, %d at a time\n", n_tests, c.data, c.jobs);
+  printf("kiln conformance: %d tests under %s, %d at a time, %s\n", n_tests, c.data, c.jobs,
+         c.compiled ? "compiled" : "reference interpreter");
 
   double t0 = now();
   run_all(&c);

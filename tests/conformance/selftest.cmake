@@ -80,9 +80,16 @@ run(runner-clean 0 MATCH "acceptance: 1 of 1"
           --expected ${OUT}/selftest/expected_pass.txt
           --tolerances ${DIR}/tolerances.txt --filter test_pass)
 
+run(runner-compiled 0 MATCH "2 at a time, compiled" "pass +node/test_pass" "acceptance: 1 of 1"
+  COMMAND ${RUNNER} --data ${DATA} --core-ops ${DIR}/../core_ops.txt
+          --expected ${OUT}/selftest/expected_pass.txt --tolerances ${DIR}/tolerances.txt
+          --filter test_pass --compiled -v)
+
 # kiln run --onnx-test
-run(onnx-test-pass 0 MATCH "z: f32\\[2,3\\] max_abs=0 max_rel=0 ok" "PASS \\(1 data set\\)"
+run(onnx-test-pass 0 MATCH "compiled, rtol" "z: f32\\[2,3\\] max_abs=0 max_rel=0 ok" "PASS \\(1 data set\\)"
   COMMAND ${KILN} run --onnx-test ${DATA}/node/test_pass)
+run(onnx-test-interp 0 MATCH "interpreter, rtol" "z: f32\\[2,3\\] max_abs=0 max_rel=0 ok" "PASS"
+  COMMAND ${KILN} run --onnx-test ${DATA}/node/test_pass --interp)
 run(onnx-test-bind 0 MATCH "input 'shape' decides a shape" "PASS"
   COMMAND ${KILN} run --onnx-test ${DATA}/node/test_shape_input)
 run(onnx-test-fail 1 MATCH "z: f32\\[2,3\\] max_abs=0.25 max_rel=1 FAIL \\(1 of 6" "\nFAIL"

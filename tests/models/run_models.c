@@ -2,11 +2,12 @@
  * PyTorch by gen.py) with kiln on NAME/input_K.npy and compares output K with
  * PyTorch's NAME/output_K.npy within rtol 1e-4, atol 1e-5.
  *
- * usage: kiln_model_test DIR...   (exit 0 when every model matches)
+ * usage: kiln_model_test [--compiled] DIR...   (exit 0 when every model matches)
  *
  * The check goes through the same code as `kiln run --onnx-test` and the
  * conformance runner (kiln_model_check): inputs that decide shapes are
- * bound, the default -O2 pipeline runs, then the reference interpreter.
+ * bound, the default -O2 pipeline runs, then the reference interpreter or,
+ * with --compiled, native code from the code generator.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,7 +37,7 @@ static int read_npys(const char *dir, const char *prefix, kiln_tensor *ts, int *
   return KILN_OK;
 }
 
-static int check_model(const char *dir) {
+static int check_model(const char *dir, kiln_exec_mode mode) {
   char model_path[4096];
   snprintf(model_path, sizeof model_path, "%s/model.onnx", dir);
   kiln_tensor *ins = calloc(KILN_CHECK_MAX_IO, sizeof(kiln_tensor));
@@ -55,13 +56,15 @@ static int check_model(const char *dir) {
   kiln_check_options_init(&o);
   o.rtol = MODEL_RTOL;
   o.atol = MODEL_ATOL;
+  o.mode = mode;
   int n_in = 0, n_out = 0;
   int rc = kiln_model_load(model_path, &lo, &m, &d);
   if (!rc) rc = read_npys(dir, "input", ins, &n_in, &d);
   if (!rc) rc = read_npys(dir, "output", outs, &n_out, &d);
   if (!rc || rc == KILN_E_MISMATCH) {
     if (!rc) rc = kiln_model_check(m, n_in, ins, n_out, outs, &o, r, &d);
-    printf("%s (rtol %g, atol %g)\n", dir, o.rtol, o.atol);
+    printf("%s (%s, rtol %g, atol %g)\n", dir,
+           mode == KILN_EXEC_COMPILED ? "compiled" : "interpreter", o.rtol, o.atol);
     kiln_check_result_print(r, stdout);
   }
   if (rc == KILN_OK)
@@ -82,11 +85,17 @@ static int check_model(const char *dir) {
 }
 
 int main(int argc, char **argv) {
-  if (argc < 2) {
-    fprintf(stderr, "usage: %s DIR...\n", argv[0]);
+  kiln_exec_mode mode = KILN_EXEC_INTERPRET;
+  int first = 1;
+  if (argc > 1 && !strcmp(argv[1], "--compiled")) {
+    mode = KILN_EXEC_COMPILED;
+    first = 2;
+  }
+  if (argc <= first) {
+    fprintf(stderr, "usage: %s [--compiled] DIR...\n", argv[0]);
     return 2;
   }
   int bad = 0;
-  for (int i = 1; i < argc; i++) bad += check_model(argv[i]);
+  for (int i = first; i < argc; i++) bad += check_model(argv[i], mode);
   return bad ? 1 : 0;
 }

@@ -1083,6 +1083,8 @@ START_TEST(test_errors) {
       {"nonsense-vendor-os", NULL, NULL, NULL, KILN_E_USAGE, "unknown target"},
       {NULL, NULL, "1bad", NULL, KILN_E_USAGE, "C identifier"},
       {NULL, NULL, NULL, "/nonexistent/cc", KILN_E_IO, "cannot run"},
+      {NULL, "bogus", NULL, NULL, KILN_E_USAGE, "unknown CPU"},
+      {"aarch64-linux-gnu", "znver3", NULL, NULL, KILN_E_USAGE, "unknown CPU"},
   };
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
     kiln_diag_init(&d);
@@ -1094,6 +1096,11 @@ START_TEST(test_errors) {
     ck_assert_int_eq(compile_to(g, CG_EMIT_SO, "e.so", &o, &d), cases[i].status);
     ck_assert_msg(strstr(d.msg, cases[i].msg), "case %zu: %s", i, d.msg);
   }
+  kiln_diag_init(&d);
+  cg_options_init(&o);
+  o.features = "+nosuchfeature";
+  ck_assert_int_eq(compile_to(g, CG_EMIT_OBJ, "e.o", &o, &d), KILN_E_USAGE);
+  ck_assert_msg(strstr(d.msg, "nosuchfeature"), "%s", d.msg);
   ir_graph_free(g);
   /* a dtype codegen does not support: named in the message */
   tg t = tg_new("f16");

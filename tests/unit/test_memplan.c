@@ -542,7 +542,9 @@ START_TEST(test_schedule_exact_vs_brute_force) {
     ir_graph_free(g);
   }
   ck_assert_int_ge(tested, 100);
-  (void)beat_greedy;
+  /* the exact search matters: it beats every greedy order on some graphs
+   * (29 of the 150 with these seeds) */
+  ck_assert_int_gt(beat_greedy, 10);
 }
 END_TEST
 
