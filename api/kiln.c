@@ -1,13 +1,16 @@
 /* The public compiler API (include/kiln.h) over the IR, frontends and passes. */
 #include "kiln.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "codegen/cg.h"
 #include "frontend/kir.h"
 #include "frontend/onnx.h"
 #include "ir.h"
+#include "kilnrt.h"
 #include "passes/memplan.h"
 #include "passes/pass.h"
 
@@ -420,11 +423,61 @@ int kiln_model_compile(const kiln_model *m, const char *out, const kiln_compile_
   return cg_compile(m->g, &c, d);
 }
 
+/* Compiles to a temporary shared object (removed once loaded) and runs it
+ * once with libkilnrt (include/kilnrt.h). */
 int kiln_model_run_compiled(const kiln_model *m, const kiln_compile_options *o,
                             const kiln_tensor *inputs, kiln_tensor *outputs, kiln_diag *d) {
+  const ir_graph *g = m->g;
+  for (int i = 0; i < g->n_inputs; i++) {
+    const ir_value *v = &g->values[g->inputs[i]];
+    const ir_tensor *t = (const ir_tensor *)&inputs[i];
+    if (!ir_type_equal(&t->type, &v->type)) {
+      char x[256], y[256];
+      return kiln_diag_error(d, KILN_E_USAGE, "%s: input '%s' must be %s, got %s", g->source,
+                             v->name, ir_type_str(&v->type, x, sizeof x),
+                             ir_type_str(&t->type, y, sizeof y));
+    }
+  }
+  const char *tmp = getenv("TMPDIR");
+  char dir[4096], so[4200];
+  snprintf(dir, sizeof dir, "%s/kiln-run-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+  if (!mkdtemp(dir))
+    return kiln_diag_error(d, KILN_E_IO, "%s: cannot create a temporary directory: %s", dir,
+                           strerror(errno));
+  snprintf(so, sizeof so, "%s/model.so", dir);
   cg_options c;
   to_cg_options(o, &c);
-  return cg_run(m->g, &c, (const ir_tensor *)inputs, (ir_tensor *)outputs, d);
+  c.emit = CG_EMIT_SO;
+  c.out = so;
+  c.name = "kiln_model";
+  c.weights = CG_WEIGHTS_EMBED;
+  c.no_header = 1;
+  kilnrt_model *rt = NULL;
+  int rc = cg_compile(g, &c, d);
+  if (!rc && kilnrt_load(so, c.name, &rt))
+    rc = kiln_diag_error(d, KILN_E_RUNTIME, "%s", kilnrt_last_error());
+  unlink(so);
+  rmdir(dir);
+  if (rc) return rc;
+  int n_out = g->n_outputs, made = 0;
+  void **ins = calloc((size_t)g->n_inputs + 1, sizeof(void *));
+  void **outs = calloc((size_t)n_out + 1, sizeof(void *));
+  if (!ins || !outs) rc = kiln_diag_error(d, KILN_E_NOMEM, "out of memory");
+  for (int i = 0; !rc && i < g->n_inputs; i++) ins[i] = inputs[i].data;
+  for (int j = 0; !rc && j < n_out; j++, made++) {
+    ir_tensor *t = (ir_tensor *)&outputs[j];
+    rc = ir_tensor_alloc(t, &g->values[g->outputs[j]].type, d);
+    outs[j] = t->data;
+  }
+  if (!rc && kilnrt_run(rt, NULL, (const void *const *)ins, outs))
+    rc = kiln_diag_error(d, KILN_E_RUNTIME, "%s: the compiled model failed: %s", g->source,
+                         kilnrt_last_error());
+  if (rc)
+    for (int j = 0; j < made; j++) ir_tensor_release((ir_tensor *)&outputs[j]);
+  free(ins);
+  free(outs);
+  kilnrt_unload(rt);
+  return rc;
 }
 
 /* ---- memory figures --------------------------------------------------------- */

@@ -38,17 +38,17 @@ typedef enum { CG_WEIGHTS_EMBED = 0, CG_WEIGHTS_FILE } cg_weights_mode;
 
 typedef struct {
   cg_emit_kind emit;
-  const char *out;          /* the artifact's path */
-  const char *name;         /* NULL: from out's file name, made a C identifier */
+  const char *out;  /* the artifact's path */
+  const char *name; /* NULL: from out's file name, made a C identifier */
   cg_weights_mode weights;
-  const char *triple;       /* NULL: the host */
-  const char *cpu;          /* NULL/"native": the host CPU; e.g. znver3, x86-64-v3 */
-  const char *features;     /* NULL: the CPU's defaults (host features for native) */
-  int opt_level;            /* 0..3 */
-  const char *cc;           /* C compiler driver for .so; NULL: $KILN_CC, else "cc" */
-  int no_header;            /* do not write NAME.h next to a .so/.o/.a */
-  int time_passes;          /* print the code-generation phase timings */
-  FILE *report;             /* where timings go; NULL: stderr */
+  const char *triple;   /* NULL: the host */
+  const char *cpu;      /* NULL/"native": the host CPU; e.g. znver3, x86-64-v3 */
+  const char *features; /* NULL: the CPU's defaults (host features for native) */
+  int opt_level;        /* 0..3 */
+  const char *cc;       /* C compiler driver for .so; NULL: $KILN_CC, else "cc" */
+  int no_header;        /* do not write NAME.h next to a .so/.o/.a */
+  int time_passes;      /* print the code-generation phase timings */
+  FILE *report;         /* where timings go; NULL: stderr */
 } cg_options;
 
 void cg_options_init(cg_options *o);
@@ -71,7 +71,7 @@ int cg_artifact_name(const cg_options *o, char *buf, size_t n, kiln_diag *d);
 int cg_run(const ir_graph *g, const cg_options *o, const ir_tensor *inputs, ir_tensor *outputs,
            kiln_diag *d);
 
-/* ---- pieces, for tests and the run path ------------------------------------------- */
+/* ---- pieces, for tests and the run path -------------------------------------------------- */
 
 /* Loaded artifact (cg_load / cg_unload). */
 typedef struct cg_loaded {

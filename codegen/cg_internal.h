@@ -25,16 +25,16 @@ typedef struct {
 
 /* A compiled artifact's description. */
 typedef struct {
-  char name[CG_MAX_NAME];     /* NAME, a C identifier */
+  char name[CG_MAX_NAME]; /* NAME, a C identifier */
   cg_weights_mode weights_mode;
-  unsigned char *weights;     /* the weights data (malloc), weights_size bytes */
+  unsigned char *weights; /* the weights data (malloc), weights_size bytes */
   int64_t weights_size;
-  uint64_t checksum;          /* cg_fnv1a64 of the weights */
-  int64_t workspace_size;     /* a multiple of KILN_ARTIFACT_ALIGN */
+  uint64_t checksum;      /* cg_fnv1a64 of the weights */
+  int64_t workspace_size; /* a multiple of KILN_ARTIFACT_ALIGN */
   int n_inputs, n_outputs;
-  int has_typed;              /* NAME_run exists (at most 127 parameters) */
+  int has_typed;                /* NAME_run exists (at most 127 parameters) */
   char **in_cname, **out_cname; /* parameter names of NAME_run (malloc) */
-  cg_storage *st;             /* per value id */
+  cg_storage *st;               /* per value id */
 } cg_artifact;
 
 void cg_artifact_free(cg_artifact *a);
@@ -55,8 +55,7 @@ unsigned char *cg_weights_image(const cg_artifact *a, size_t *len);
 
 /* Links an object into a shared object with the C compiler driver cc
  * (words split on spaces, e.g. "ccache gcc"). */
-int cg_link_shared(const char *cc, const void *obj, size_t obj_len, const char *out,
-                   kiln_diag *d);
+int cg_link_shared(const char *cc, const void *obj, size_t obj_len, const char *out, kiln_diag *d);
 /* Writes an ar archive (GNU format with a symbol index) holding one object
  * member; syms: count NUL-separated names the object defines. */
 int cg_write_archive(const char *out, const char *member, const void *obj, size_t obj_len,

@@ -54,8 +54,8 @@ int cg_artifact_name(const cg_options *o, char *buf, size_t n, kiln_diag *d) {
   if (o->name) {
     if (!valid_ident(o->name) || strlen(o->name) >= CG_MAX_NAME || strlen(o->name) >= n)
       return kiln_diag_error(d, KILN_E_USAGE,
-                             "--name '%s' must be a C identifier of at most %d characters",
-                             o->name, CG_MAX_NAME - 1);
+                             "--name '%s' must be a C identifier of at most %d characters", o->name,
+                             CG_MAX_NAME - 1);
     snprintf(buf, n, "%s", o->name);
     return KILN_OK;
   }
@@ -84,9 +84,9 @@ static int sibling_path(const char *out, const char *file, char *buf, size_t n, 
 /* ---- timing ------------------------------------------------------------------------------ */
 
 enum { PH_EMIT, PH_VERIFY, PH_OPT, PH_CODE, PH_LINK, PH_FILES, PH_COUNT };
-static const char *const phase_names[PH_COUNT] = {
-    "emit LLVM IR", "verify LLVM IR", "LLVM optimisation", "object emission", "linking",
-    "write files"};
+static const char *const phase_names[PH_COUNT] = {"emit LLVM IR",      "verify LLVM IR",
+                                                  "LLVM optimisation", "object emission",
+                                                  "linking",           "write files"};
 
 static double now_ms(void) {
   struct timespec ts;
@@ -108,7 +108,7 @@ static void print_timing(FILE *f, const double *ms) {
   fflush(f);
 }
 
-/* ---- the driver ---------------------------------------------------------------------------- */
+/* ---- the driver -------------------------------------------------------------------------- */
 
 int cg_compile(const ir_graph *g, const cg_options *o, kiln_diag *d) {
   if (!o->out || !*o->out) return kiln_diag_error(d, KILN_E_USAGE, "no output file given");
@@ -119,8 +119,8 @@ int cg_compile(const ir_graph *g, const cg_options *o, kiln_diag *d) {
   if (rc) return rc;
   double ms[PH_COUNT] = {0}, t0 = now_ms();
   cgl L;
-  cgl_target t = {.triple = o->triple, .cpu = o->cpu, .features = o->features,
-                  .opt_level = o->opt_level};
+  cgl_target t = {
+      .triple = o->triple, .cpu = o->cpu, .features = o->features, .opt_level = o->opt_level};
   if ((rc = cgl_init(&L, name, &t, d))) return rc;
   cg_artifact a;
   rc = cg_cpu_emit(g, &L, o->weights, name, &a, d);
@@ -135,7 +135,7 @@ int cg_compile(const ir_graph *g, const cg_options *o, kiln_diag *d) {
     rc = cgl_optimize(&L, d);
     ms[PH_OPT] = now_ms() - t0;
     t0 = now_ms();
-    cgl_output kind = o->emit == CG_EMIT_ASM ? CGL_ASSEMBLY
+    cgl_output kind = o->emit == CG_EMIT_ASM    ? CGL_ASSEMBLY
                       : o->emit == CG_EMIT_LLVM ? CGL_IR_TEXT
                                                 : CGL_OBJECT;
     if (!rc) rc = cgl_emit(&L, kind, &code, &code_len, d);

@@ -33,7 +33,8 @@ static const char abi_block[] =
     "#define KILN_ARTIFACT_E_NOMEM 1      /* the per-call workspace could not be allocated */\n"
     "#define KILN_ARTIFACT_E_ALIGN 2      /* workspace or weights not 64-byte aligned */\n"
     "#define KILN_ARTIFACT_E_NO_WEIGHTS 3 /* file weights not set (NAME_set_weights) */\n"
-    "#define KILN_ARTIFACT_E_WEIGHTS 4    /* a weights image that does not belong to this model */\n"
+    "#define KILN_ARTIFACT_E_WEIGHTS 4    /* a weights image that does not belong to this model "
+    "*/\n"
     "#define KILN_ARTIFACT_E_INDEX 5      /* an index input (gather) out of range */\n"
     "\n"
     "/* Where the weights live. */\n"
@@ -100,21 +101,25 @@ const char *cg_abi_block(void) { return abi_block; }
 
 /* C and C++ keywords, which a parameter must not be named. */
 static const char *const keywords[] = {
-    "auto", "break", "case", "char", "const", "continue", "default", "do", "double", "else",
-    "enum", "extern", "float", "for", "goto", "if", "inline", "int", "long", "register",
-    "restrict", "return", "short", "signed", "sizeof", "static", "struct", "switch", "typedef",
-    "union", "unsigned", "void", "volatile", "while", "bool", "true", "false", "class", "new",
-    "delete", "this", "template", "typename", "namespace", "operator", "private", "public",
-    "protected", "virtual", "friend", "try", "catch", "throw", "using", "nullptr", "and", "or",
-    "not", "xor", "asm", "explicit", "mutable", "export", "alignas", "alignof", "decltype",
-    "noexcept", "static_assert", "thread_local", "constexpr", "char16_t", "char32_t", "wchar_t",
+    "auto",     "break",     "case",     "char",     "const",         "continue",     "default",
+    "do",       "double",    "else",     "enum",     "extern",        "float",        "for",
+    "goto",     "if",        "inline",   "int",      "long",          "register",     "restrict",
+    "return",   "short",     "signed",   "sizeof",   "static",        "struct",       "switch",
+    "typedef",  "union",     "unsigned", "void",     "volatile",      "while",        "bool",
+    "true",     "false",     "class",    "new",      "delete",        "this",         "template",
+    "typename", "namespace", "operator", "private",  "public",        "protected",    "virtual",
+    "friend",   "try",       "catch",    "throw",    "using",         "nullptr",      "and",
+    "or",       "not",       "xor",      "asm",      "explicit",      "mutable",      "export",
+    "alignas",  "alignof",   "decltype", "noexcept", "static_assert", "thread_local", "constexpr",
+    "char16_t", "char32_t",  "wchar_t",
 };
 
 void cg_c_ident(const char *s, char *buf, size_t n) {
   KILN_ASSERT(n >= 4);
   size_t k = 0;
   /* a leading digit, or a reserved "_X" / "__" start, gets a 'v' in front */
-  if (isdigit((unsigned char)s[0]) || (s[0] == '_' && (isupper((unsigned char)s[1]) || s[1] == '_')))
+  if (isdigit((unsigned char)s[0]) ||
+      (s[0] == '_' && (isupper((unsigned char)s[1]) || s[1] == '_')))
     buf[k++] = 'v';
   for (const char *p = s; *p && k + 2 < n; p++) {
     unsigned char c = (unsigned char)*p;
@@ -201,12 +206,10 @@ char *cg_header_text(const ir_graph *g, const cg_artifact *a, const char *triple
   tprintf(&t, " */\n");
   tprintf(&t, "#define %s_NUM_INPUTS %d\n", a->name, g->n_inputs);
   tprintf(&t, "#define %s_NUM_OUTPUTS %d\n", a->name, g->n_outputs);
-  tprintf(&t, "#define %s_WORKSPACE_SIZE %lldu /* bytes, KILN_ARTIFACT_ALIGN-aligned */\n",
-          a->name, (long long)a->workspace_size);
-  tprintf(&t, "#define %s_WEIGHTS_SIZE %lldu /* bytes */\n", a->name,
-          (long long)a->weights_size);
-  tprintf(&t, "#define %s_WEIGHTS_IN_FILE %d\n\n", a->name,
-          a->weights_mode == CG_WEIGHTS_FILE);
+  tprintf(&t, "#define %s_WORKSPACE_SIZE %lldu /* bytes, KILN_ARTIFACT_ALIGN-aligned */\n", a->name,
+          (long long)a->workspace_size);
+  tprintf(&t, "#define %s_WEIGHTS_SIZE %lldu /* bytes */\n", a->name, (long long)a->weights_size);
+  tprintf(&t, "#define %s_WEIGHTS_IN_FILE %d\n\n", a->name, a->weights_mode == CG_WEIGHTS_FILE);
   if (a->has_typed) {
     tprintf(&t, "/* Runs the model with a workspace allocated for the call. */\n");
     tprintf(&t, "int %s_run(", a->name);

@@ -40,8 +40,7 @@ static int make_temp_dir(char *buf, size_t n, kiln_diag *d) {
   return KILN_OK;
 }
 
-int cg_link_shared(const char *cc, const void *obj, size_t obj_len, const char *out,
-                   kiln_diag *d) {
+int cg_link_shared(const char *cc, const void *obj, size_t obj_len, const char *out, kiln_diag *d) {
   char dir[4096], obj_path[4200], log_path[4200];
   int rc = make_temp_dir(dir, sizeof dir, d);
   if (rc) return rc;
@@ -60,8 +59,8 @@ int cg_link_shared(const char *cc, const void *obj, size_t obj_len, const char *
   const char *base = strrchr(out, '/');
   char soname[512];
   snprintf(soname, sizeof soname, "-Wl,-soname,%s", base ? base + 1 : out);
-  const char *tail[] = {"-shared", "-o", out, soname, obj_path, "-Wl,--as-needed", "-lm",
-                        "-Wl,--no-undefined", NULL};
+  const char *tail[] = {
+      "-shared", "-o", out, soname, obj_path, "-Wl,--as-needed", "-lm", "-Wl,--no-undefined", NULL};
   for (int i = 0; tail[i]; i++) argv[argc++] = (char *)tail[i];
   argv[argc] = NULL;
 
@@ -131,7 +130,8 @@ int cg_write_archive(const char *out, const char *member, const void *obj, size_
   size_t idx_padded = idx_len + (idx_len & 1);
   size_t member_off = 8 + 60 + idx_padded;
   if (member_off > UINT32_MAX || obj_len > (size_t)9999999999ull)
-    return kiln_diag_error(d, KILN_E_UNSUPPORTED, "%s: the object is too large for an archive", out);
+    return kiln_diag_error(d, KILN_E_UNSUPPORTED, "%s: the object is too large for an archive",
+                           out);
   unsigned char *idx = kiln_xcalloc(idx_padded, 1);
   be32(idx, (uint32_t)n_syms);
   for (int i = 0; i < n_syms; i++) be32(idx + 4 + 4 * i, (uint32_t)member_off);

@@ -14,7 +14,7 @@
 #include <llvm-c/Disassembler.h>
 #include <llvm-c/Transforms/PassBuilder.h>
 
-/* ---- targets ----------------------------------------------------------------------- */
+/* ---- targets ----------------------------------------------------------------------------- */
 
 static pthread_once_t targets_once = PTHREAD_ONCE_INIT;
 
@@ -91,17 +91,17 @@ int cgl_init(cgl *L, const char *module_name, const cgl_target *t, kiln_diag *d)
   if (native && !is_host) {
     if (t->cpu) {
       kiln_diag_error(d, KILN_E_USAGE,
-                      "--mcpu=native describes this machine; name a CPU for target %s",
-                      L->triple);
+                      "--mcpu=native describes this machine; name a CPU for target %s", L->triple);
       cgl_dispose(L);
       return KILN_E_USAGE;
     }
     native = 0; /* a cross target without --mcpu: generic */
   }
-  L->cpu = native ? take_message(LLVMGetHostCPUName())
-                  : kiln_xstrdup(t->cpu ? t->cpu : "generic");
-  if (t->features) L->features = kiln_xstrdup(t->features);
-  else L->features = native ? take_message(LLVMGetHostCPUFeatures()) : kiln_xstrdup("");
+  L->cpu = native ? take_message(LLVMGetHostCPUName()) : kiln_xstrdup(t->cpu ? t->cpu : "generic");
+  if (t->features)
+    L->features = kiln_xstrdup(t->features);
+  else
+    L->features = native ? take_message(LLVMGetHostCPUFeatures()) : kiln_xstrdup("");
   L->opt_level = t->opt_level < 0 ? 0 : t->opt_level > 3 ? 3 : t->opt_level;
 
   LLVMTargetRef target;
@@ -118,8 +118,7 @@ int cgl_init(cgl *L, const char *module_name, const cgl_target *t, kiln_diag *d)
     return KILN_E_USAGE;
   }
   static const LLVMCodeGenOptLevel levels[] = {LLVMCodeGenLevelNone, LLVMCodeGenLevelLess,
-                                               LLVMCodeGenLevelDefault,
-                                               LLVMCodeGenLevelAggressive};
+                                               LLVMCodeGenLevelDefault, LLVMCodeGenLevelAggressive};
   /* PIC: the object goes into shared objects and PIE executables alike */
   L->tm = LLVMCreateTargetMachine(target, L->triple, L->cpu, L->features, levels[L->opt_level],
                                   LLVMRelocPIC, LLVMCodeModelDefault);
@@ -216,9 +215,8 @@ int cgl_emit(cgl *L, cgl_output kind, char **out, size_t *len, kiln_diag *d) {
     buf = LLVMWriteBitcodeToMemoryBuffer(L->mod);
   } else {
     char *err = NULL;
-    if (LLVMTargetMachineEmitToMemoryBuffer(L->tm, L->mod,
-                                            kind == CGL_OBJECT ? LLVMObjectFile : LLVMAssemblyFile,
-                                            &err, &buf)) {
+    if (LLVMTargetMachineEmitToMemoryBuffer(
+            L->tm, L->mod, kind == CGL_OBJECT ? LLVMObjectFile : LLVMAssemblyFile, &err, &buf)) {
       char *m = take_message(err);
       kiln_diag_error(d, KILN_E_INTERNAL, "LLVM code generation for %s failed: %s", L->triple, m);
       free(m);
@@ -235,8 +233,8 @@ int cgl_emit(cgl *L, cgl_output kind, char **out, size_t *len, kiln_diag *d) {
 
 static int is_exported(LLVMValueRef v) {
   LLVMLinkage l = LLVMGetLinkage(v);
-  return !LLVMIsDeclaration(v) && (l == LLVMExternalLinkage || l == LLVMWeakAnyLinkage ||
-                                   l == LLVMWeakODRLinkage);
+  return !LLVMIsDeclaration(v) &&
+         (l == LLVMExternalLinkage || l == LLVMWeakAnyLinkage || l == LLVMWeakODRLinkage);
 }
 
 char *cgl_defined_symbols(cgl *L, int *count, size_t *len) {
@@ -260,7 +258,7 @@ char *cgl_defined_symbols(cgl *L, int *count, size_t *len) {
   return buf;
 }
 
-/* ---- types and constants --------------------------------------------------------- */
+/* ---- types and constants ----------------------------------------------------------------- */
 
 LLVMTypeRef cgl_dtype(cgl *L, ir_dtype t) {
   switch (t) {
@@ -277,13 +275,14 @@ LLVMTypeRef cgl_dtype(cgl *L, ir_dtype t) {
 }
 
 LLVMValueRef cgl_i64(cgl *L, int64_t v) { return LLVMConstInt(L->t_i64, (unsigned long long)v, 1); }
-LLVMValueRef cgl_i32(cgl *L, int32_t v) { return LLVMConstInt(L->t_i32, (unsigned long long)(int64_t)v, 1); }
+LLVMValueRef cgl_i32(cgl *L, int32_t v) {
+  return LLVMConstInt(L->t_i32, (unsigned long long)(int64_t)v, 1);
+}
 LLVMValueRef cgl_int(LLVMTypeRef t, int64_t v) { return LLVMConstInt(t, (unsigned long long)v, 1); }
 LLVMValueRef cgl_real(LLVMTypeRef t, double v) { return LLVMConstReal(t, v); }
 LLVMValueRef cgl_null(cgl *L) { return LLVMConstPointerNull(L->t_ptr); }
 
-LLVMValueRef cgl_const_bytes(cgl *L, const char *name, const void *data, size_t n,
-                             unsigned align) {
+LLVMValueRef cgl_const_bytes(cgl *L, const char *name, const void *data, size_t n, unsigned align) {
   LLVMValueRef init = LLVMConstStringInContext2(L->ctx, (const char *)data, n, 1);
   LLVMValueRef g = LLVMAddGlobal(L->mod, LLVMTypeOf(init), name ? name : "");
   LLVMSetInitializer(g, init);
@@ -308,7 +307,7 @@ LLVMValueRef cgl_const_f64_array(cgl *L, const double *v, size_t n) {
   return cgl_const_bytes(L, ".ftab", v, n * sizeof *v, 8);
 }
 
-/* ---- functions and attributes -------------------------------------------------------- */
+/* ---- functions and attributes ------------------------------------------------------------ */
 
 LLVMValueRef cgl_func_begin(cgl *L, const char *name, LLVMTypeRef ret, LLVMTypeRef *params,
                             unsigned n_params, LLVMLinkage linkage) {
@@ -358,14 +357,16 @@ LLVMValueRef cgl_call(cgl *L, LLVMValueRef fn, LLVMValueRef *args, unsigned n) {
 LLVMValueRef cgl_alloca(cgl *L, LLVMTypeRef t, const char *name) {
   LLVMBuilderRef tmp = LLVMCreateBuilderInContext(L->ctx);
   LLVMValueRef first = LLVMGetFirstInstruction(L->entry);
-  if (first) LLVMPositionBuilderBefore(tmp, first);
-  else LLVMPositionBuilderAtEnd(tmp, L->entry);
+  if (first)
+    LLVMPositionBuilderBefore(tmp, first);
+  else
+    LLVMPositionBuilderAtEnd(tmp, L->entry);
   LLVMValueRef a = LLVMBuildAlloca(tmp, t, name);
   LLVMDisposeBuilder(tmp);
   return a;
 }
 
-/* ---- addressing ------------------------------------------------------------------------ */
+/* ---- addressing -------------------------------------------------------------------------- */
 
 LLVMValueRef cgl_gep(cgl *L, LLVMTypeRef t, LLVMValueRef base, LLVMValueRef idx) {
   return LLVMBuildInBoundsGEP2(L->b, t, base, &idx, 1, "");
@@ -453,7 +454,7 @@ void cgl_if_end(cgl *L, cgl_if *c) {
   LLVMPositionBuilderAtEnd(L->b, c->merge);
 }
 
-/* ---- math --------------------------------------------------------------------------------- */
+/* ---- math -------------------------------------------------------------------------------- */
 
 int cgl_is_fp(LLVMTypeRef t) {
   LLVMTypeKind k = LLVMGetTypeKind(t);

@@ -77,7 +77,7 @@ int cgl_emit(cgl *L, cgl_output kind, char **out, size_t *len, kiln_diag *d);
  * *count receives how many. */
 char *cgl_defined_symbols(cgl *L, int *count, size_t *len);
 
-/* ---- types and constants ------------------------------------------------------- */
+/* ---- types and constants ----------------------------------------------------------------- */
 /* The LLVM type of one element of a dtype (bool and u8: i8). */
 LLVMTypeRef cgl_dtype(cgl *L, ir_dtype t);
 LLVMValueRef cgl_i64(cgl *L, int64_t v);
@@ -88,8 +88,7 @@ LLVMValueRef cgl_null(cgl *L);
 
 /* A private constant global holding n bytes (align bytes alignment); returns
  * its address. name may be NULL. */
-LLVMValueRef cgl_const_bytes(cgl *L, const char *name, const void *data, size_t n,
-                             unsigned align);
+LLVMValueRef cgl_const_bytes(cgl *L, const char *name, const void *data, size_t n, unsigned align);
 /* A private constant NUL-terminated string; returns its address. */
 LLVMValueRef cgl_const_cstring(cgl *L, const char *s);
 /* A private constant i64 array; returns its address. */
@@ -97,7 +96,7 @@ LLVMValueRef cgl_const_i64_array(cgl *L, const int64_t *v, size_t n);
 /* A private constant array of doubles. */
 LLVMValueRef cgl_const_f64_array(cgl *L, const double *v, size_t n);
 
-/* ---- functions and attributes --------------------------------------------------- */
+/* ---- functions and attributes ------------------------------------------------------------ */
 /* Adds a function definition and starts its entry block (builder there). */
 LLVMValueRef cgl_func_begin(cgl *L, const char *name, LLVMTypeRef ret, LLVMTypeRef *params,
                             unsigned n_params, LLVMLinkage linkage);
@@ -118,7 +117,7 @@ LLVMValueRef cgl_call(cgl *L, LLVMValueRef fn, LLVMValueRef *args, unsigned n);
  * it into registers), anywhere in the function. */
 LLVMValueRef cgl_alloca(cgl *L, LLVMTypeRef t, const char *name);
 
-/* ---- addressing ------------------------------------------------------------------- */
+/* ---- addressing -------------------------------------------------------------------------- */
 /* &base[idx] for elements of type t (idx i64). */
 LLVMValueRef cgl_gep(cgl *L, LLVMTypeRef t, LLVMValueRef base, LLVMValueRef idx);
 /* base + off bytes. */
@@ -129,7 +128,7 @@ void cgl_store(cgl *L, LLVMValueRef v, LLVMValueRef base, LLVMValueRef idx);
 void cgl_memcpy(cgl *L, LLVMValueRef dst, LLVMValueRef src, LLVMValueRef n);
 void cgl_memset(cgl *L, LLVMValueRef dst, uint8_t byte, LLVMValueRef n);
 
-/* ---- control flow ------------------------------------------------------------------- */
+/* ---- control flow ------------------------------------------------------------------------ */
 /* A counted loop for (iv = lo; iv < hi; iv++) with i64 bounds. begin leaves
  * the builder in the body and returns iv; end closes the body (from wherever
  * the builder is) and continues after the loop. */
@@ -154,10 +153,9 @@ void cgl_if_end(cgl *L, cgl_if *c);
 /* A fresh block in the current function. */
 LLVMBasicBlockRef cgl_block(cgl *L, const char *name);
 
-/* ---- math -------------------------------------------------------------------------- */
+/* ---- math -------------------------------------------------------------------------------- */
 /* An overloaded intrinsic "llvm.NAME" at type t (e.g. "llvm.exp", f32). */
-LLVMValueRef cgl_intrinsic(cgl *L, const char *name, LLVMTypeRef t, LLVMValueRef *args,
-                           unsigned n);
+LLVMValueRef cgl_intrinsic(cgl *L, const char *name, LLVMTypeRef t, LLVMValueRef *args, unsigned n);
 /* The same with several overload types (e.g. llvm.fptosi.sat: result, arg). */
 LLVMValueRef cgl_intrinsic_n(cgl *L, const char *name, LLVMTypeRef *types, unsigned n_types,
                              LLVMValueRef *args, unsigned n);

@@ -79,8 +79,8 @@ int cg_run(const ir_graph *g, const cg_options *o, const ir_tensor *inputs, ir_t
     const ir_value *v = &g->values[g->inputs[i]];
     if (!ir_type_equal(&inputs[i].type, &v->type)) {
       char x[256], y[256];
-      rc = kiln_diag_error(d, KILN_E_USAGE, "%s: input '%s' must be %s, got %s", g->source,
-                           v->name, ir_type_str(&v->type, x, sizeof x),
+      rc = kiln_diag_error(d, KILN_E_USAGE, "%s: input '%s' must be %s, got %s", g->source, v->name,
+                           ir_type_str(&v->type, x, sizeof x),
                            ir_type_str(&inputs[i].type, y, sizeof y));
     }
   }
@@ -94,8 +94,9 @@ int cg_run(const ir_graph *g, const cg_options *o, const ir_tensor *inputs, ir_t
   }
   if (!rc) {
     int s = a.run_packed(ins, outs, NULL);
-    if (s) rc = kiln_diag_error(d, KILN_E_RUNTIME, "%s: the compiled model failed: %s (status %d)",
-                                g->source, status_text(s), s);
+    if (s)
+      rc = kiln_diag_error(d, KILN_E_RUNTIME, "%s: the compiled model failed: %s (status %d)",
+                           g->source, status_text(s), s);
   }
   if (rc)
     for (int j = 0; j < made; j++) ir_tensor_release(&outputs[j]);

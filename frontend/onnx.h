@@ -49,12 +49,22 @@ void onnx_load_options_init(onnx_load_options *o);
  * first node. o may be NULL. Returns NULL on error. */
 ir_graph *onnx_load(const char *path, const onnx_load_options *o, kiln_diag *d);
 
+/* onnx_load from memory: len bytes holding a model file's contents (not
+ * copied, not kept). `name` names the model in messages and becomes
+ * g->source (NULL: "<buffer>"); external data is resolved relative to
+ * base_dir (NULL: the working directory) with the same checks. */
+ir_graph *onnx_load_buffer(const char *name, const void *data, size_t len, const char *base_dir,
+                           const onnx_load_options *o, kiln_diag *d);
+
 /* Reads a serialized TensorProto (an ONNX test's input_0.pb) into a heap
  * tensor (release with ir_tensor_release). *name_out, when name_out is not
  * NULL, receives the tensor's name (malloc'd, "" when it has none; the caller
  * frees it). External data is resolved relative to the file's directory with
  * the same checks as for models. Returns 0 or a diag error. */
 int onnx_read_tensor(const char *path, ir_tensor *out, char **name_out, kiln_diag *d);
+/* onnx_read_tensor from memory (name and base_dir as for onnx_load_buffer). */
+int onnx_read_tensor_buffer(const char *name, const void *data, size_t len, const char *base_dir,
+                            ir_tensor *out, char **name_out, kiln_diag *d);
 
 /* One op type of a model, for onnx_scan. */
 typedef struct {

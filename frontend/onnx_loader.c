@@ -517,7 +517,29 @@ static int decode_tensor_impl(onnx_ctx *c, const onnx_tensor_pb *tp, const char 
   } else if (which == 7) {
     return load_external(c, tp, what, type, nbytes, data, file, file_off);
   }
-  /* in memory: allocate, then fill */
+  /* in memory: check the field against the type, then allocate and fill
+   * (the size is checked first, so a tiny file cannot ask for a huge
+   * buffer: what is allocated is at most what the file holds) */
+  char nb[32], ts[128];
+  const char *want = NULL; /* field that fits the dtype */
+  switch (dt) {
+  case IR_F32: want = "float_data"; break;
+  case IR_F64: want = "double_data"; break;
+  case IR_I64: want = "int64_data"; break;
+  default: want = "int32_data"; break;
+  }
+  if (which >= 0 && which != 0 && strcmp(fields[which].name, want) != 0)
+    return kiln_diag_error(d, KILN_E_INVALID, "%s: %s: a %s tensor cannot hold its data in %s",
+                           c->path, what, onnx_dtype_name(tp->data_type, nb, sizeof nb),
+                           fields[which].name);
+  if (which == 0 && (int64_t)tp->raw_data.len != nbytes)
+    return kiln_diag_error(d, KILN_E_INVALID,
+                           "%s: %s: raw_data holds %zu bytes, but %s needs %lld", c->path, what,
+                           tp->raw_data.len, ir_type_str(type, ts, sizeof ts), (long long)nbytes);
+  if (which > 0 && (int64_t)fields[which].n != numel)
+    return kiln_diag_error(d, KILN_E_INVALID, "%s: %s: %s holds %zu values, but %s has %lld",
+                           c->path, what, fields[which].name, fields[which].n,
+                           ir_type_str(type, ts, sizeof ts), (long long)numel);
   void *p;
   if (c->g) {
     p = ir_graph_alloc_data_checked(c->g, (size_t)nbytes, d);
@@ -527,32 +549,10 @@ static int decode_tensor_impl(onnx_ctx *c, const onnx_tensor_pb *tp, const char 
     if (ir_tensor_alloc(&tmp, type, d)) return d->status;
     p = tmp.data;
   }
-  char nb[32], ts[128];
-  const char *want = NULL; /* field that fits the dtype */
-  switch (dt) {
-  case IR_F32: want = "float_data"; break;
-  case IR_F64: want = "double_data"; break;
-  case IR_I64: want = "int64_data"; break;
-  default: want = "int32_data"; break;
-  }
-  if (which >= 0 && which != 0 && strcmp(fields[which].name, want) != 0) {
-    rc = kiln_diag_error(d, KILN_E_INVALID, "%s: %s: a %s tensor cannot hold its data in %s",
-                         c->path, what, onnx_dtype_name(tp->data_type, nb, sizeof nb),
-                         fields[which].name);
-  } else if (which == 0) {
-    if ((int64_t)tp->raw_data.len != nbytes)
-      rc = kiln_diag_error(d, KILN_E_INVALID,
-                           "%s: %s: raw_data holds %zu bytes, but %s needs %lld", c->path, what,
-                           tp->raw_data.len, ir_type_str(type, ts, sizeof ts), (long long)nbytes);
-    else if (nbytes) {
-      memcpy(p, tp->raw_data.data, (size_t)nbytes);
-      if (dt == IR_BOOL)
-        for (int64_t i = 0; i < nbytes; i++) ((uint8_t *)p)[i] = ((uint8_t *)p)[i] != 0;
-    }
-  } else if (which > 0 && (int64_t)fields[which].n != numel) {
-    rc = kiln_diag_error(d, KILN_E_INVALID, "%s: %s: %s holds %zu values, but %s has %lld",
-                         c->path, what, fields[which].name, fields[which].n,
-                         ir_type_str(type, ts, sizeof ts), (long long)numel);
+  if (which == 0 && nbytes) {
+    memcpy(p, tp->raw_data.data, (size_t)nbytes);
+    if (dt == IR_BOOL)
+      for (int64_t i = 0; i < nbytes; i++) ((uint8_t *)p)[i] = ((uint8_t *)p)[i] != 0;
   } else if (which > 0) {
     switch (dt) {
     case IR_F32: memcpy(p, tp->float_data, sizeof(float) * (size_t)numel); break;
@@ -654,18 +654,30 @@ static int decode_error(const char *path, const decode_budget *b, const char *wh
                          path, what);
 }
 
-/* Parses the file into a ModelProto. Free it with
- * kiln_onnx__model_proto__free_unpacked(m, NULL): the budget allocator
+/* Decodes len bytes into a ModelProto (path names them in messages). Free it
+ * with kiln_onnx__model_proto__free_unpacked(m, NULL): the budget allocator
  * allocates with malloc, so the default free matches. */
+static onnx_model_pb *parse_model_buf(const char *path, const uint8_t *buf, size_t len,
+                                      kiln_diag *d) {
+  if ((uint64_t)len > (uint64_t)ONNX_MAX_FILE_BYTES) {
+    kiln_diag_error(d, KILN_E_NOMEM,
+                    "%s: %zu bytes exceed the limit of 2 GiB for a protobuf file", path, len);
+    return NULL;
+  }
+  decode_budget b = {0, DECODE_BASE_BYTES + DECODE_PER_BYTE * len, 0};
+  ProtobufCAllocator al = {budget_alloc, budget_free, &b};
+  onnx_model_pb *m = kiln_onnx__model_proto__unpack(&al, len, buf);
+  if (!m) decode_error(path, &b, "model", d);
+  return m;
+}
+
+/* Reads and decodes a model file (see parse_model_buf). */
 static onnx_model_pb *parse_model(const char *path, kiln_diag *d) {
   uint8_t *buf;
   size_t len;
   if (read_file(path, &buf, &len, d)) return NULL;
-  decode_budget b = {0, DECODE_BASE_BYTES + DECODE_PER_BYTE * len, 0};
-  ProtobufCAllocator al = {budget_alloc, budget_free, &b};
-  onnx_model_pb *m = kiln_onnx__model_proto__unpack(&al, len, buf);
+  onnx_model_pb *m = parse_model_buf(path, buf, len, d);
   free(buf);
-  if (!m) decode_error(path, &b, "model", d);
   return m;
 }
 
@@ -1280,16 +1292,16 @@ static int build_graph(onnx_ctx *c, const onnx_model_pb *m, const onnx_load_opti
   return KILN_OK;
 }
 
-ir_graph *onnx_load(const char *path, const onnx_load_options *o, kiln_diag *d) {
-  kiln_diag local;
-  if (!d) {
-    kiln_diag_init(&local);
-    d = &local;
-  }
-  onnx_model_pb *m = parse_model(path, d);
-  if (!m) return NULL;
+/* Lowers a decoded model; `path` names it, `base_dir` (NULL: the directory
+ * part of path) resolves external data. Frees m. */
+static ir_graph *load_model(const char *path, const char *base_dir, onnx_model_pb *m,
+                            const onnx_load_options *o, kiln_diag *d) {
   onnx_ctx c;
   ctx_init(&c, path, d);
+  if (base_dir) {
+    free(c.dir);
+    c.dir = kiln_xstrdup(*base_dir ? base_dir : ".");
+  }
   int rc = check_header(path, m, &c.opset, d);
   if (!rc) {
     c.g = ir_graph_new(m->graph->name);
@@ -1307,7 +1319,61 @@ ir_graph *onnx_load(const char *path, const onnx_load_options *o, kiln_diag *d) 
   return g;
 }
 
+ir_graph *onnx_load(const char *path, const onnx_load_options *o, kiln_diag *d) {
+  kiln_diag local;
+  if (!d) {
+    kiln_diag_init(&local);
+    d = &local;
+  }
+  onnx_model_pb *m = parse_model(path, d);
+  if (!m) return NULL;
+  return load_model(path, NULL, m, o, d);
+}
+
+ir_graph *onnx_load_buffer(const char *name, const void *data, size_t len, const char *base_dir,
+                           const onnx_load_options *o, kiln_diag *d) {
+  kiln_diag local;
+  if (!d) {
+    kiln_diag_init(&local);
+    d = &local;
+  }
+  if (!name) name = "<buffer>";
+  onnx_model_pb *m = parse_model_buf(name, data, len, d);
+  if (!m) return NULL;
+  return load_model(name, base_dir ? base_dir : ".", m, o, d);
+}
+
 /* ---- lone tensors ------------------------------------------------------------------------------------------------------- */
+/* Decodes a TensorProto from len bytes; see onnx_read_tensor. */
+static int read_tensor_buf(const char *path, const char *base_dir, const uint8_t *buf,
+                           size_t len, ir_tensor *out, char **name_out, kiln_diag *d) {
+  if ((uint64_t)len > (uint64_t)ONNX_MAX_FILE_BYTES)
+    return kiln_diag_error(d, KILN_E_NOMEM,
+                           "%s: %zu bytes exceed the limit of 2 GiB for a protobuf file", path,
+                           len);
+  decode_budget b = {0, DECODE_BASE_BYTES + DECODE_PER_BYTE * len, 0};
+  ProtobufCAllocator al = {budget_alloc, budget_free, &b};
+  onnx_tensor_pb *tp = kiln_onnx__tensor_proto__unpack(&al, len, buf);
+  if (!tp) return decode_error(path, &b, "tensor", d);
+  onnx_ctx c;
+  ctx_init(&c, path, d);
+  if (base_dir) {
+    free(c.dir);
+    c.dir = kiln_xstrdup(*base_dir ? base_dir : ".");
+  }
+  char what[IR_MAX_NAME + 64];
+  snprintf(what, sizeof what, "tensor '%s'", S(tp->name));
+  void *data = NULL;
+  int rc = onnx_decode_tensor(&c, tp, what, &out->type, &data);
+  if (!rc) {
+    out->data = data;
+    if (name_out) *name_out = kiln_xstrdup(S(tp->name));
+  }
+  ctx_free(&c);
+  kiln_onnx__tensor_proto__free_unpacked(tp, NULL);
+  return rc;
+}
+
 int onnx_read_tensor(const char *path, ir_tensor *out, char **name_out, kiln_diag *d) {
   kiln_diag local;
   if (!d) {
@@ -1320,22 +1386,20 @@ int onnx_read_tensor(const char *path, ir_tensor *out, char **name_out, kiln_dia
   size_t len;
   int rc = read_file(path, &buf, &len, d);
   if (rc) return rc;
-  decode_budget b = {0, DECODE_BASE_BYTES + DECODE_PER_BYTE * len, 0};
-  ProtobufCAllocator al = {budget_alloc, budget_free, &b};
-  onnx_tensor_pb *tp = kiln_onnx__tensor_proto__unpack(&al, len, buf);
+  rc = read_tensor_buf(path, NULL, buf, len, out, name_out, d);
   free(buf);
-  if (!tp) return decode_error(path, &b, "tensor", d);
-  onnx_ctx c;
-  ctx_init(&c, path, d);
-  char what[IR_MAX_NAME + 64];
-  snprintf(what, sizeof what, "tensor '%s'", S(tp->name));
-  void *data = NULL;
-  rc = onnx_decode_tensor(&c, tp, what, &out->type, &data);
-  if (!rc) {
-    out->data = data;
-    if (name_out) *name_out = kiln_xstrdup(S(tp->name));
-  }
-  ctx_free(&c);
-  kiln_onnx__tensor_proto__free_unpacked(tp, NULL);
   return rc;
+}
+
+int onnx_read_tensor_buffer(const char *name, const void *data, size_t len, const char *base_dir,
+                            ir_tensor *out, char **name_out, kiln_diag *d) {
+  kiln_diag local;
+  if (!d) {
+    kiln_diag_init(&local);
+    d = &local;
+  }
+  memset(out, 0, sizeof *out);
+  if (name_out) *name_out = NULL;
+  return read_tensor_buf(name ? name : "<buffer>", base_dir ? base_dir : ".", data, len, out,
+                         name_out, d);
 }

@@ -249,7 +249,10 @@ int ir_infer_node(ir_graph *g, int node, kiln_diag *d) {
     snprintf(what, sizeof what, "%s: %s: output '%s'", g->source,
              ir_node_desc(g, n, desc, sizeof desc), v->name);
     rc = ir_type_check(&v->type, d, what);
-    if (rc) return rc;
+    if (rc) {
+      v->typed = 0; /* a typed value always has a valid type, even after an error */
+      return rc;
+    }
   }
   return KILN_OK;
 }

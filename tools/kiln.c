@@ -1,5 +1,5 @@
 /* kiln — the command line. A thin layer over the public API (kiln.h) and
- * the runtime's .npy support (kilnrt_npy.h).
+ * the runtime (kilnrt.h: artifacts; kilnrt_npy.h: .npy files).
  *
  * Exit codes: 0 success, 1 an error in the model or while running it,
  * 2 bad command-line use (unknown flag, bad value, missing argument).
@@ -11,9 +11,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "kiln.h"
 #include "kiln_onnx_test.h"
+#include "kilnrt.h"
 #include "kilnrt_npy.h"
 
 #define EXIT_USAGE 2
@@ -54,10 +57,15 @@ static const char *main_help =
     "  ir MODEL        print the model's IR (.kir) after a pass pipeline\n"
     "  compile MODEL   compile a model to a shared object, object, static library,\n"
     "                  assembly or LLVM IR, with a C header\n"
-    "  run MODEL       run a model on inputs from .npy files or random data\n"
+    "  run MODEL|ARTIFACT\n"
+    "                  run a model or a compiled .so on inputs from .npy files or\n"
+    "                  random data\n"
+    "  bench MODEL|ARTIFACT\n"
+    "                  time a compiled model on random inputs (min/median/max)\n"
     "  inspect MODEL   inputs, outputs, op histogram, parameters, memory estimates\n"
     "\n"
-    "MODEL is a .kir file (kiln's text IR) or an .onnx file.\n"
+    "MODEL is a .kir file (kiln's text IR) or an .onnx file; ARTIFACT is a shared\n"
+    "object from 'kiln compile'.\n"
     "\n"
     "options:\n"
     "  -h, --help      show help (also 'kiln COMMAND --help')\n"
@@ -85,9 +93,10 @@ static const char *ir_help =
     "  -o FILE                write the IR to FILE (large constants go to FILE.bin)\n";
 
 static const char *run_help =
-    "usage: kiln run MODEL [options]\n"
+    "usage: kiln run MODEL|ARTIFACT [options]\n"
     "\n"
-    "Runs MODEL and prints one line per output: shape, min, max, mean.\n"
+    "Runs MODEL, or ARTIFACT (a .so from 'kiln compile', through libkilnrt), and\n"
+    "prints one line per output: shape, min, max, mean.\n"
     "\n"
     "  --input NAME=FILE      feed input NAME from a .npy or ONNX TensorProto .pb\n"
     "                         file (repeatable)\n"
@@ -97,6 +106,12 @@ static const char *run_help =
     "  --output-dir DIR       write each output as DIR/NAME.npy\n"
     "  --interp               run with the reference interpreter (default: compile\n"
     "                         to a temporary shared object and run that)\n"
+    "  --weights FILE         ARTIFACT: its weights file (default: NAME.weights next\n"
+    "                         to it, for artifacts compiled with --weights=file)\n"
+    "  --name NAME            ARTIFACT: the entry prefix (default: found in the file)\n"
+    "\n"
+    "For an ARTIFACT, input names, dtypes and shapes come from its metadata; the\n"
+    "pipeline and model options do not apply.\n"
     "\n"
     "Inputs that decide a shape (a reshape target, slice bounds, ...) are bound\n"
     "as constants from their files before compiling; kiln says so.\n"
@@ -127,6 +142,24 @@ static const char *compile_help =
     "\n"
     "-O0/-O1 select LLVM's default<O0>/<O1> pipeline, -O2/-O3 default<O3>;\n"
     "--time-passes also times the code-generation phases.\n";
+
+static const char *bench_help =
+    "usage: kiln bench MODEL|ARTIFACT [options]\n"
+    "\n"
+    "Times a compiled model: a MODEL is compiled first (-O2 unless a pipeline\n"
+    "option says otherwise), an ARTIFACT (.so) is loaded as it is. Runs the warm-up\n"
+    "iterations, then times each of N iterations (CLOCK_MONOTONIC) on deterministic\n"
+    "random inputs with one reused workspace, and prints min_ms, mean_ms, max_ms\n"
+    "and, last, median_ms.\n"
+    "\n"
+    "  --iters N              timed iterations (default 100)\n"
+    "  --warmup N             untimed iterations first (default 10)\n"
+    "  --threads N            threads the artifact may use; reserved: artifacts of\n"
+    "                         ABI version 1 run on the calling thread (default 1)\n"
+    "  --seed N               seed of the random inputs (default 0)\n"
+    "  --weights FILE         ARTIFACT: its weights file (default: NAME.weights next\n"
+    "                         to it, for artifacts compiled with --weights=file)\n"
+    "  --name NAME            ARTIFACT: the entry prefix (default: found in the file)\n";
 
 static const char *inspect_help =
     "usage: kiln inspect MODEL [options]\n"
@@ -207,6 +240,12 @@ typedef struct {
   /* inspect */
   int json;
   int memory; /* --memory */
+  /* artifacts (run, bench) */
+  const char *model_flag;   /* first pipeline/model option given (they need a MODEL) */
+  const char *weights_file; /* --weights */
+  const char *entry_name;   /* --name */
+  /* bench */
+  long iters, warmup, threads;
 } options;
 
 /* Splits "NAME=VALUE" (the last '=' separates, so names may contain '='
@@ -465,6 +504,368 @@ static void summarize(const char *name, const kiln_tensor *t) {
     printf("%s: %s min=%.6g max=%.6g mean=%.6g\n", name, ty, mn, mx, sum / (double)n);
 }
 
+/* ---- artifacts: kiln run ARTIFACT, kiln bench ------------------------------------------ */
+/* 1 when path is an ELF file (a compiled artifact rather than a model). */
+static int is_artifact(const char *path) {
+  unsigned char magic[4] = {0};
+  FILE *f = fopen(path, "rb");
+  if (!f) return 0;
+  size_t n = fread(magic, 1, 4, f);
+  fclose(f);
+  return n == 4 && !memcmp(magic, "\177ELF", 4);
+}
+
+/* --weights FILE and --name NAME (for artifacts); returns as flag_value. */
+static int parse_artifact_flag(args *a, options *o) {
+  const char *v;
+  int r;
+  if ((r = flag_value(a, "--weights", &v)) > 0) o->weights_file = v;
+  else if (r == 0 && (r = flag_value(a, "--name", &v)) > 0) o->entry_name = v;
+  if (r > 0 && !*v) {
+    usage_error(a->cmd, "%s needs a value", a->argv[a->i - (a->argv[a->i] == v)]);
+    return -1;
+  }
+  return r;
+}
+
+/* Reports the runtime's error; exit status 2 for misuse, else 1. */
+static int report_rt(int status) {
+  errorf("%s", kilnrt_last_error()[0] ? kilnrt_last_error() : kilnrt_status_name(status));
+  return status == KILN_E_USAGE ? EXIT_USAGE : 1;
+}
+
+/* Loads an artifact and, when its weights are in a file, the weights:
+ * weights_file, else NAME.weights next to the artifact. */
+static int open_artifact(const char *path, const options *o, kilnrt_model **out) {
+  kilnrt_model *m = NULL;
+  int rc = kilnrt_load(path, o->entry_name, &m);
+  if (rc) return report_rt(rc);
+  if (kilnrt_weights_in_file(m) || o->weights_file) {
+    char def[4200];
+    const char *w = o->weights_file;
+    if (!w) {
+      const char *slash = strrchr(path, '/');
+      snprintf(def, sizeof def, "%.*s%s.weights", slash ? (int)(slash - path + 1) : 0, path,
+               kilnrt_name(m));
+      w = def;
+      if (access(w, F_OK) != 0) {
+        errorf("%s keeps its weights in a file and %s does not exist; give --weights FILE",
+               path, w);
+        kilnrt_unload(m);
+        return EXIT_USAGE;
+      }
+    }
+    if ((rc = kilnrt_load_weights(m, w))) {
+      rc = report_rt(rc);
+      kilnrt_unload(m);
+      return rc;
+    }
+  }
+  *out = m;
+  return 0;
+}
+
+static void art_type_str(const kiln_artifact_tensor *t, char *buf, size_t n) {
+  type_str((kiln_dtype)t->dtype, t->rank, t->dims, buf, n);
+}
+
+/* Buffers for an artifact's inputs: from --input files (dtype and shape
+ * checked against the metadata) or random (--random-inputs / always for
+ * bench). ins[i] receives the data; the tensors go to t[] (free them). */
+static int artifact_inputs(const options *o, const kilnrt_model *m, int random, kiln_tensor *t,
+                           void **ins) {
+  int n = kilnrt_num_inputs(m);
+  for (int k = 0; k < o->n_inputs; k++)
+    if (kilnrt_find_input(m, o->input_names[k]) < 0) {
+      errorf("%s: the artifact has no input '%s'", o->model, o->input_names[k]);
+      return EXIT_USAGE;
+    }
+  for (int i = 0; i < n; i++) {
+    const kiln_artifact_tensor *in = kilnrt_input(m, i);
+    int k = 0;
+    while (k < o->n_inputs && strcmp(o->input_names[k], in->name)) k++;
+    if (k < o->n_inputs) {
+      if (load_tensor_file(o->input_files[k], &t[i])) return 1;
+      int same = (int32_t)t[i].dtype == in->dtype && t[i].rank == in->rank;
+      for (int j = 0; same && j < in->rank; j++) same = t[i].dims[j] == in->dims[j];
+      if (!same) {
+        char want[256], got[256];
+        art_type_str(in, want, sizeof want);
+        type_str(t[i].dtype, t[i].rank, t[i].dims, got, sizeof got);
+        errorf("%s: input '%s' must be %s, but %s holds %s", o->model, in->name, want,
+               o->input_files[k], got);
+        return 1;
+      }
+    } else if (random) {
+      kiln_diag d;
+      kiln_diag_init(&d);
+      t[i].dtype = (kiln_dtype)in->dtype;
+      t[i].rank = in->rank;
+      memcpy(t[i].dims, in->dims, sizeof t[i].dims);
+      if (kiln_tensor_random(&t[i], o->seed + (unsigned long long)i, &d)) return report_diag(&d);
+    } else {
+      errorf("%s: no value for input '%s' (give --input %s=FILE.npy or --random-inputs)",
+             o->model, in->name, in->name);
+      return EXIT_USAGE;
+    }
+    ins[i] = t[i].data;
+  }
+  return 0;
+}
+
+/* Output tensors shaped by the metadata (zeroed); outs[j] gets the data. */
+static int artifact_outputs(const kilnrt_model *m, kiln_tensor *t, void **outs) {
+  for (int j = 0; j < kilnrt_num_outputs(m); j++) {
+    const kiln_artifact_tensor *out = kilnrt_output(m, j);
+    t[j].dtype = (kiln_dtype)out->dtype;
+    t[j].rank = out->rank;
+    memcpy(t[j].dims, out->dims, sizeof t[j].dims);
+    t[j].data = calloc(1, out->nbytes ? (size_t)out->nbytes : 1);
+    if (!t[j].data) {
+      errorf("out of memory for output '%s'", out->name);
+      return 1;
+    }
+    outs[j] = t[j].data;
+  }
+  return 0;
+}
+
+/* Writes outputs[j] as DIR/NAME.npy (see safe_file_name). */
+static int write_output(const char *dir, const char *name, const kiln_tensor *t) {
+  char fname[1100], path[4096], err[1024];
+  safe_file_name(name, fname, sizeof fname);
+  snprintf(path, sizeof path, "%s/%s.npy", dir, fname);
+  if (kiln_npy_write(path, t->dtype, t->rank, t->dims, t->data, err, sizeof err)) {
+    errorf("%s", err);
+    return 1;
+  }
+  return 0;
+}
+
+static int make_output_dir(const char *dir) {
+  if (mkdir(dir, 0777) != 0 && errno != EEXIST) {
+    errorf("%s: cannot create directory: %s", dir, strerror(errno));
+    return 1;
+  }
+  return 0;
+}
+
+/* kiln run ARTIFACT: inputs and outputs from the artifact's metadata. */
+static int run_artifact(options *o) {
+  kilnrt_model *m = NULL;
+  int status = open_artifact(o->model, o, &m);
+  if (status) return status;
+  int ni = kilnrt_num_inputs(m), no = kilnrt_num_outputs(m);
+  kiln_tensor *tin = calloc((size_t)ni + 1, sizeof *tin);
+  kiln_tensor *tout = calloc((size_t)no + 1, sizeof *tout);
+  void **ins = calloc((size_t)ni + 1, sizeof *ins), **outs = calloc((size_t)no + 1, sizeof *outs);
+  if (!tin || !tout || !ins || !outs) {
+    errorf("out of memory");
+    status = 1;
+  }
+  if (!status) status = artifact_inputs(o, m, o->random_inputs, tin, ins);
+  if (!status) status = artifact_outputs(m, tout, outs);
+  int rc;
+  if (!status && (rc = kilnrt_run(m, NULL, (const void *const *)ins, outs)))
+    status = report_rt(rc);
+  if (!status && o->output_dir) status = make_output_dir(o->output_dir);
+  for (int j = 0; j < no && !status; j++) {
+    summarize(kilnrt_output(m, j)->name, &tout[j]);
+    if (o->output_dir) status = write_output(o->output_dir, kilnrt_output(m, j)->name, &tout[j]);
+  }
+  for (int i = 0; tin && i < ni; i++) kiln_tensor_free(&tin[i]);
+  for (int j = 0; tout && j < no; j++) kiln_tensor_free(&tout[j]);
+  free(tin);
+  free(tout);
+  free(ins);
+  free(outs);
+  kilnrt_unload(m);
+  return status;
+}
+
+static double now_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+static int cmp_double(const void *a, const void *b) {
+  double x = *(const double *)a, y = *(const double *)b;
+  return (x > y) - (x < y);
+}
+
+/* Compiles a model for bench into dir/model.so. */
+static int bench_compile(options *o, const char *so) {
+  kiln_model *m = NULL;
+  int rc = open_model(o, &m);
+  if (!rc) {
+    kiln_diag d;
+    kiln_diag_init(&d);
+    kiln_compile_options co;
+    kiln_compile_options_init(&co);
+    co.name = "kiln_bench";
+    co.no_header = 1;
+    co.opt_level = o->pipe.opt_level;
+    co.time_passes = o->pipe.time_passes;
+    co.report = o->pipe.report;
+    if (kiln_model_optimize(m, &o->pipe, &d) || kiln_model_compile(m, so, &co, &d))
+      rc = report_diag(&d);
+  }
+  kiln_model_free(m);
+  return rc;
+}
+
+static int parse_count(args *a, const char *flag, const char *v, long min, long *out) {
+  char *end;
+  errno = 0;
+  long x = strtol(v, &end, 10);
+  if (*end || end == v || errno || x < min || x > 100000000L)
+    return usage_error(a->cmd, "%s: bad count '%s' (an integer >= %ld)", flag, v, min);
+  *out = x;
+  return 0;
+}
+
+static int cmd_bench(args *a) {
+  options o;
+  memset(&o, 0, sizeof o);
+  kiln_load_options_init(&o.load);
+  kiln_pipeline_options_init(&o.pipe);
+  o.iters = 100;
+  o.warmup = 10;
+  o.threads = 1;
+  for (a->i = 2; a->i < a->argc; a->i++) {
+    const char *s = a->argv[a->i], *v;
+    int handled, rc, r;
+    if (!strcmp(s, "-h") || !strcmp(s, "--help")) {
+      printf("%s\n%s", bench_help, pipeline_help);
+      return 0;
+    }
+    if ((rc = parse_common(a, &o, &handled))) return rc;
+    if (handled) {
+      if (!o.model_flag) o.model_flag = s;
+      continue;
+    }
+    if ((r = parse_artifact_flag(a, &o))) {
+      if (r < 0) return EXIT_USAGE;
+      continue;
+    }
+    if ((r = flag_value(a, "--iters", &v))) {
+      if (r < 0 || parse_count(a, "--iters", v, 1, &o.iters)) return EXIT_USAGE;
+      continue;
+    }
+    if ((r = flag_value(a, "--warmup", &v))) {
+      if (r < 0 || parse_count(a, "--warmup", v, 0, &o.warmup)) return EXIT_USAGE;
+      continue;
+    }
+    if ((r = flag_value(a, "--threads", &v))) {
+      if (r < 0 || parse_count(a, "--threads", v, 1, &o.threads)) return EXIT_USAGE;
+      continue;
+    }
+    if ((r = flag_value(a, "--seed", &v))) {
+      if (r < 0) return EXIT_USAGE;
+      char *end;
+      errno = 0;
+      o.seed = strtoull(v, &end, 10);
+      if (*end || end == v || errno) return usage_error(a->cmd, "--seed: bad number '%s'", v);
+      continue;
+    }
+    if (s[0] == '-' && s[1]) return usage_error(a->cmd, "unknown option '%s'", s);
+    if (o.model) return usage_error(a->cmd, "unexpected argument '%s'", s);
+    o.model = s;
+  }
+  if (o.print_pipeline) return do_print_pipeline(&o);
+  int status = need_model(a, &o, bench_help);
+  if (status) return status;
+  int artifact = is_artifact(o.model);
+  if (artifact && o.model_flag)
+    return usage_error(a->cmd, "%s applies to a model, not to the compiled artifact %s",
+                       o.model_flag, o.model);
+  if (!artifact && (o.weights_file || o.entry_name))
+    return usage_error(a->cmd, "%s applies to a compiled artifact (.so), not to %s",
+                       o.weights_file ? "--weights" : "--name", o.model);
+  if (o.threads != 1)
+    fprintf(stderr, "%s: note: --threads %ld is reserved; artifacts of ABI version %d run on "
+            "the calling thread\n", prog, o.threads, KILN_ARTIFACT_ABI_VERSION);
+
+  /* a model is compiled into a temporary directory, removed once loaded */
+  kilnrt_model *m = NULL;
+  if (artifact) {
+    status = open_artifact(o.model, &o, &m);
+  } else {
+    const char *tmp = getenv("TMPDIR");
+    char dir[4096], so[4200];
+    snprintf(dir, sizeof dir, "%s/kiln-bench-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+    if (!mkdtemp(dir)) {
+      errorf("%s: cannot create a temporary directory: %s", dir, strerror(errno));
+      return 1;
+    }
+    snprintf(so, sizeof so, "%s/kiln_bench.so", dir);
+    status = bench_compile(&o, so);
+    if (!status) status = open_artifact(so, &o, &m);
+    unlink(so);
+    rmdir(dir);
+  }
+  if (status) return status;
+
+  const kiln_artifact_metadata *md = kilnrt_metadata(m);
+  int ni = kilnrt_num_inputs(m), no = kilnrt_num_outputs(m);
+  kiln_tensor *tin = calloc((size_t)ni + 1, sizeof *tin);
+  kiln_tensor *tout = calloc((size_t)no + 1, sizeof *tout);
+  void **ins = calloc((size_t)ni + 1, sizeof *ins), **outs = calloc((size_t)no + 1, sizeof *outs);
+  double *ms = calloc((size_t)o.iters, sizeof *ms);
+  kilnrt_workspace *ws = NULL;
+  int rc;
+  if (!tin || !tout || !ins || !outs || !ms) {
+    errorf("out of memory");
+    status = 1;
+  }
+  if (!status) status = artifact_inputs(&o, m, 1, tin, ins);
+  if (!status) status = artifact_outputs(m, tout, outs);
+  if (!status && (rc = kilnrt_workspace_create(m, &ws))) status = report_rt(rc);
+  for (long i = 0; i < o.warmup && !status; i++)
+    if ((rc = kilnrt_run(m, ws, (const void *const *)ins, outs))) status = report_rt(rc);
+  for (long i = 0; i < o.iters && !status; i++) {
+    double t0 = now_ms();
+    rc = kilnrt_run(m, ws, (const void *const *)ins, outs);
+    ms[i] = now_ms() - t0;
+    if (rc) status = report_rt(rc);
+  }
+  if (!status) {
+    double sum = 0;
+    for (long i = 0; i < o.iters; i++) sum += ms[i];
+    qsort(ms, (size_t)o.iters, sizeof *ms, cmp_double);
+    long h = o.iters / 2;
+    double median = o.iters % 2 ? ms[h] : (ms[h - 1] + ms[h]) / 2;
+    printf("model: %s\n", o.model);
+    printf("artifact: %s (kiln %s, %s, cpu %s)\n", kilnrt_name(m),
+           md->kiln_version ? md->kiln_version : "?",
+           md->target_triple ? md->target_triple : "?", md->target_cpu ? md->target_cpu : "?");
+    for (int i = 0; i < ni; i++) {
+      char ty[256];
+      art_type_str(kilnrt_input(m, i), ty, sizeof ty);
+      printf("input: %s %s\n", kilnrt_input(m, i)->name, ty);
+    }
+    printf("workspace_bytes: %llu\n", (unsigned long long)md->workspace_size);
+    printf("threads: 1\n");
+    printf("warmup: %ld\n", o.warmup);
+    printf("iterations: %ld\n", o.iters);
+    printf("min_ms: %.6f\n", ms[0]);
+    printf("mean_ms: %.6f\n", sum / (double)o.iters);
+    printf("max_ms: %.6f\n", ms[o.iters - 1]);
+    printf("median_ms: %.6f\n", median);
+  }
+  for (int i = 0; tin && i < ni; i++) kiln_tensor_free(&tin[i]);
+  for (int j = 0; tout && j < no; j++) kiln_tensor_free(&tout[j]);
+  free(tin);
+  free(tout);
+  free(ins);
+  free(outs);
+  free(ms);
+  kilnrt_workspace_free(ws);
+  kilnrt_unload(m);
+  return status;
+}
+
 /* kiln run --onnx-test DIR: one ONNX test directory against its references,
  * executed as a plain `kiln run` would (compiled, or --interp). */
 static int run_onnx_test(args *a, options *o) {
@@ -522,7 +923,14 @@ static int cmd_run(args *a) {
       return 0;
     }
     if ((rc = parse_common(a, &o, &handled))) return rc;
-    if (handled) continue;
+    if (handled) {
+      if (!o.model_flag) o.model_flag = s;
+      continue;
+    }
+    if ((r = parse_artifact_flag(a, &o))) {
+      if (r < 0) return EXIT_USAGE;
+      continue;
+    }
     if ((r = flag_value(a, "--input", &v))) {
       if (r < 0) return EXIT_USAGE;
       const char *name, *file;
@@ -583,6 +991,15 @@ static int cmd_run(args *a) {
     return usage_error(a->cmd, "--rtol and --atol need --onnx-test");
   int rc = need_model(a, &o, run_help);
   if (rc) return rc;
+  if (is_artifact(o.model)) {
+    if (o.model_flag || o.interp)
+      return usage_error(a->cmd, "%s applies to a model, not to the compiled artifact %s",
+                         o.interp ? "--interp" : o.model_flag, o.model);
+    return run_artifact(&o);
+  }
+  if (o.weights_file || o.entry_name)
+    return usage_error(a->cmd, "%s applies to a compiled artifact (.so), not to %s",
+                       o.weights_file ? "--weights" : "--name", o.model);
   kiln_model *m = NULL;
   if ((rc = open_model(&o, &m))) {
     kiln_model_free(m);
@@ -1003,6 +1420,7 @@ int main(int argc, char **argv) {
   a.cmd = cmd;
   if (!strcmp(cmd, "ir")) return cmd_ir(&a);
   if (!strcmp(cmd, "run")) return cmd_run(&a);
+  if (!strcmp(cmd, "bench")) return cmd_bench(&a);
   if (!strcmp(cmd, "compile")) return cmd_compile(&a);
   if (!strcmp(cmd, "inspect")) return cmd_inspect(&a);
   if (cmd[0] == '-') return usage_error(NULL, "unknown option '%s'", cmd);

@@ -29,46 +29,107 @@
 
 static int64_t align_up(int64_t v) { return (v + ALIGN - 1) / ALIGN * ALIGN; }
 
-/* ---- the emitter table ------------------------------------------------------------------ */
+/* ---- the emitter table ------------------------------------------------------------------- */
 
 cg_emit_fn cg_emitter(ir_op op) {
   switch (op) {
-  case IR_OP_NEG: case IR_OP_ABS: case IR_OP_EXP: case IR_OP_LOG: case IR_OP_SQRT:
-  case IR_OP_RECIPROCAL: case IR_OP_SIN: case IR_OP_COS: case IR_OP_TAN: case IR_OP_ASIN:
-  case IR_OP_ACOS: case IR_OP_ATAN: case IR_OP_SINH: case IR_OP_COSH: case IR_OP_ASINH:
-  case IR_OP_ACOSH: case IR_OP_ATANH: case IR_OP_TANH: case IR_OP_SIGMOID: case IR_OP_RELU:
-  case IR_OP_LEAKY_RELU: case IR_OP_ELU: case IR_OP_SELU: case IR_OP_CELU: case IR_OP_GELU:
-  case IR_OP_SILU: case IR_OP_SOFTPLUS: case IR_OP_SOFTSIGN: case IR_OP_HARD_SIGMOID:
-  case IR_OP_HARD_SWISH: case IR_OP_MISH: case IR_OP_THRESHOLDED_RELU: case IR_OP_SHRINK:
-  case IR_OP_ERF: case IR_OP_FLOOR: case IR_OP_CEIL: case IR_OP_ROUND: case IR_OP_SIGN:
-  case IR_OP_CLIP: case IR_OP_NOT: case IR_OP_ISNAN: case IR_OP_ISINF:
-    return cg_emit_unary;
+  case IR_OP_NEG:
+  case IR_OP_ABS:
+  case IR_OP_EXP:
+  case IR_OP_LOG:
+  case IR_OP_SQRT:
+  case IR_OP_RECIPROCAL:
+  case IR_OP_SIN:
+  case IR_OP_COS:
+  case IR_OP_TAN:
+  case IR_OP_ASIN:
+  case IR_OP_ACOS:
+  case IR_OP_ATAN:
+  case IR_OP_SINH:
+  case IR_OP_COSH:
+  case IR_OP_ASINH:
+  case IR_OP_ACOSH:
+  case IR_OP_ATANH:
+  case IR_OP_TANH:
+  case IR_OP_SIGMOID:
+  case IR_OP_RELU:
+  case IR_OP_LEAKY_RELU:
+  case IR_OP_ELU:
+  case IR_OP_SELU:
+  case IR_OP_CELU:
+  case IR_OP_GELU:
+  case IR_OP_SILU:
+  case IR_OP_SOFTPLUS:
+  case IR_OP_SOFTSIGN:
+  case IR_OP_HARD_SIGMOID:
+  case IR_OP_HARD_SWISH:
+  case IR_OP_MISH:
+  case IR_OP_THRESHOLDED_RELU:
+  case IR_OP_SHRINK:
+  case IR_OP_ERF:
+  case IR_OP_FLOOR:
+  case IR_OP_CEIL:
+  case IR_OP_ROUND:
+  case IR_OP_SIGN:
+  case IR_OP_CLIP:
+  case IR_OP_NOT:
+  case IR_OP_ISNAN:
+  case IR_OP_ISINF: return cg_emit_unary;
   case IR_OP_CAST: return cg_emit_cast;
-  case IR_OP_IDENTITY: case IR_OP_DROPOUT: case IR_OP_RESHAPE: case IR_OP_FLATTEN:
-  case IR_OP_SQUEEZE: case IR_OP_UNSQUEEZE:
-    return cg_emit_copy;
-  case IR_OP_ADD: case IR_OP_SUB: case IR_OP_MUL: case IR_OP_DIV: case IR_OP_POW:
-  case IR_OP_MAX: case IR_OP_MIN: case IR_OP_MOD: case IR_OP_PRELU: case IR_OP_EQUAL:
-  case IR_OP_LESS: case IR_OP_LESS_EQUAL: case IR_OP_GREATER: case IR_OP_GREATER_EQUAL:
-  case IR_OP_AND: case IR_OP_OR: case IR_OP_XOR:
-    return cg_emit_binary;
+  case IR_OP_IDENTITY:
+  case IR_OP_DROPOUT:
+  case IR_OP_RESHAPE:
+  case IR_OP_FLATTEN:
+  case IR_OP_SQUEEZE:
+  case IR_OP_UNSQUEEZE: return cg_emit_copy;
+  case IR_OP_ADD:
+  case IR_OP_SUB:
+  case IR_OP_MUL:
+  case IR_OP_DIV:
+  case IR_OP_POW:
+  case IR_OP_MAX:
+  case IR_OP_MIN:
+  case IR_OP_MOD:
+  case IR_OP_PRELU:
+  case IR_OP_EQUAL:
+  case IR_OP_LESS:
+  case IR_OP_LESS_EQUAL:
+  case IR_OP_GREATER:
+  case IR_OP_GREATER_EQUAL:
+  case IR_OP_AND:
+  case IR_OP_OR:
+  case IR_OP_XOR: return cg_emit_binary;
   case IR_OP_WHERE: return cg_emit_where;
   case IR_OP_MATMUL: return cg_emit_matmul;
   case IR_OP_CONV: return cg_emit_conv;
   case IR_OP_CONV_TRANSPOSE: return cg_emit_conv_transpose;
-  case IR_OP_MAX_POOL: case IR_OP_AVG_POOL: case IR_OP_LP_POOL: return cg_emit_pool;
-  case IR_OP_GLOBAL_AVG_POOL: case IR_OP_GLOBAL_MAX_POOL: case IR_OP_GLOBAL_LP_POOL:
-    return cg_emit_global_pool;
-  case IR_OP_REDUCE_SUM: case IR_OP_REDUCE_MEAN: case IR_OP_REDUCE_MAX: case IR_OP_REDUCE_MIN:
-  case IR_OP_REDUCE_PROD: case IR_OP_REDUCE_L1: case IR_OP_REDUCE_L2:
-  case IR_OP_REDUCE_SUM_SQUARE: case IR_OP_REDUCE_LOG_SUM: case IR_OP_REDUCE_LOG_SUM_EXP:
-    return cg_emit_reduce;
-  case IR_OP_ARGMAX: case IR_OP_ARGMIN: return cg_emit_arg_reduce;
+  case IR_OP_MAX_POOL:
+  case IR_OP_AVG_POOL:
+  case IR_OP_LP_POOL: return cg_emit_pool;
+  case IR_OP_GLOBAL_AVG_POOL:
+  case IR_OP_GLOBAL_MAX_POOL:
+  case IR_OP_GLOBAL_LP_POOL: return cg_emit_global_pool;
+  case IR_OP_REDUCE_SUM:
+  case IR_OP_REDUCE_MEAN:
+  case IR_OP_REDUCE_MAX:
+  case IR_OP_REDUCE_MIN:
+  case IR_OP_REDUCE_PROD:
+  case IR_OP_REDUCE_L1:
+  case IR_OP_REDUCE_L2:
+  case IR_OP_REDUCE_SUM_SQUARE:
+  case IR_OP_REDUCE_LOG_SUM:
+  case IR_OP_REDUCE_LOG_SUM_EXP: return cg_emit_reduce;
+  case IR_OP_ARGMAX:
+  case IR_OP_ARGMIN: return cg_emit_arg_reduce;
   case IR_OP_CUMSUM: return cg_emit_cumsum;
-  case IR_OP_SOFTMAX: case IR_OP_LOG_SOFTMAX: case IR_OP_HARDMAX: return cg_emit_softmax;
-  case IR_OP_LAYER_NORM: case IR_OP_RMS_NORM: return cg_emit_layer_norm;
+  case IR_OP_SOFTMAX:
+  case IR_OP_LOG_SOFTMAX:
+  case IR_OP_HARDMAX: return cg_emit_softmax;
+  case IR_OP_LAYER_NORM:
+  case IR_OP_RMS_NORM: return cg_emit_layer_norm;
   case IR_OP_BATCH_NORM: return cg_emit_batch_norm;
-  case IR_OP_INSTANCE_NORM: case IR_OP_GROUP_NORM: return cg_emit_group_norm;
+  case IR_OP_INSTANCE_NORM:
+  case IR_OP_GROUP_NORM: return cg_emit_group_norm;
   case IR_OP_LP_NORMALIZATION: return cg_emit_lp_normalization;
   case IR_OP_LRN: return cg_emit_lrn;
   case IR_OP_TRANSPOSE: return cg_emit_transpose;
@@ -95,7 +156,7 @@ int cg_op_is_static(ir_op op) {
          op == IR_OP_CONSTANT_OF_SHAPE;
 }
 
-/* ---- layout --------------------------------------------------------------------------------- */
+/* ---- layout ------------------------------------------------------------------------------ */
 
 typedef struct {
   const ir_graph *g;
@@ -225,7 +286,7 @@ static int plan_storage(layout *lay) {
   return rc;
 }
 
-/* ---- kernels ---------------------------------------------------------------------------------- */
+/* ---- kernels ----------------------------------------------------------------------------- */
 
 static int same_storage(const cg_storage *x, const cg_storage *y) {
   return x->kind == y->kind && x->kind == CG_ST_WORKSPACE && x->offset == y->offset;
@@ -305,7 +366,7 @@ static int emit_kernel(cgl *L, const ir_graph *g, const cg_artifact *a, int idx,
   return rc;
 }
 
-/* ---- entries ----------------------------------------------------------------------------------- */
+/* ---- entries ----------------------------------------------------------------------------- */
 
 typedef struct {
   cgl *L;
@@ -381,8 +442,8 @@ static LLVMValueRef emit_run_packed_w(cgl *L, const ir_graph *g, const cg_artifa
     LLVMValueRef alloc = cgl_declare(L, "aligned_alloc", L->t_ptr, at, 2, 0);
     LLVMValueRef args[2] = {cgl_i64(L, ALIGN), cgl_i64(L, a->workspace_size)};
     LLVMValueRef m = cgl_call(L, alloc, args, 2);
-    fail_to(L, LLVMBuildICmp(L->b, LLVMIntEQ, m, cgl_null(L), ""), cgl_i32(L, KILN_ARTIFACT_E_NOMEM),
-            status, done);
+    fail_to(L, LLVMBuildICmp(L->b, LLVMIntEQ, m, cgl_null(L), ""),
+            cgl_i32(L, KILN_ARTIFACT_E_NOMEM), status, done);
     LLVMBuildStore(L->b, m, owned);
     LLVMBuildStore(L->b, m, ws_p);
     cgl_else(L, &c);
@@ -393,8 +454,7 @@ static LLVMValueRef emit_run_packed_w(cgl *L, const ir_graph *g, const cg_artifa
   entry_ctx e = {.L = L, .g = g, .a = a, .ws = ws, .w = w};
   e.in_ptr = kiln_xcalloc((size_t)g->n_inputs + 1, sizeof(LLVMValueRef));
   e.out_ptr = kiln_xcalloc((size_t)g->n_outputs + 1, sizeof(LLVMValueRef));
-  for (int i = 0; i < g->n_inputs; i++)
-    e.in_ptr[i] = cgl_load(L, L->t_ptr, inputs, cgl_i64(L, i));
+  for (int i = 0; i < g->n_inputs; i++) e.in_ptr[i] = cgl_load(L, L->t_ptr, inputs, cgl_i64(L, i));
   for (int j = 0; j < g->n_outputs; j++)
     e.out_ptr[j] = cgl_load(L, L->t_ptr, outputs, cgl_i64(L, j));
 
@@ -516,19 +576,19 @@ static void emit_set_weights(cgl *L, const cg_artifact *a, LLVMValueRef loaded) 
   LLVMBuildStore(L->b, LLVMBuildMul(L->b, h, LLVMConstInt(L->t_i64, 0x100000001b3ull, 0), ""), h_p);
   cgl_loop_end(L, &lp);
   LLVMValueRef sum = LLVMBuildLoad2(L->b, L->t_i64, h_p, "");
-  fail_to(L, LLVMBuildICmp(L->b, LLVMIntNE, sum, LLVMConstInt(L->t_i64, a->checksum, 0), ""),
-          bad_w, status, done);
+  fail_to(L, LLVMBuildICmp(L->b, LLVMIntNE, sum, LLVMConstInt(L->t_i64, a->checksum, 0), ""), bad_w,
+          status, done);
   LLVMBuildStore(L->b, data, loaded);
   LLVMBuildBr(L->b, done);
   LLVMPositionBuilderAtEnd(L->b, done);
   LLVMBuildRet(L->b, LLVMBuildLoad2(L->b, L->t_i32, status, ""));
 }
 
-/* ---- metadata ----------------------------------------------------------------------------------- */
+/* ---- metadata ---------------------------------------------------------------------------- */
 
 static LLVMTypeRef tensor_struct(cgl *L) {
-  LLVMTypeRef f[5] = {L->t_ptr, L->t_i32, L->t_i32, LLVMArrayType2(L->t_i64, KILN_ARTIFACT_MAX_RANK),
-                      L->t_i64};
+  LLVMTypeRef f[5] = {L->t_ptr, L->t_i32, L->t_i32,
+                      LLVMArrayType2(L->t_i64, KILN_ARTIFACT_MAX_RANK), L->t_i64};
   return LLVMStructTypeInContext(L->ctx, f, 5, 0);
 }
 
@@ -594,7 +654,7 @@ static void emit_metadata(cgl *L, const ir_graph *g, const cg_artifact *a) {
   LLVMBuildRet(L->b, gv);
 }
 
-/* ---- C names of the typed entry's parameters --------------------------------------------------- */
+/* ---- C names of the typed entry's parameters --------------------------------------------- */
 
 static void make_cnames(const ir_graph *g, cg_artifact *a) {
   int np = g->n_inputs + g->n_outputs;
@@ -627,7 +687,7 @@ void cg_artifact_free(cg_artifact *a) {
   memset(a, 0, sizeof *a);
 }
 
-/* ---- the module ----------------------------------------------------------------------------------- */
+/* ---- the module -------------------------------------------------------------------------- */
 
 static int check_graph(const ir_graph *g, kiln_diag *d) {
   int rc = ir_verify(g, 1, d);

@@ -40,8 +40,8 @@ typedef struct cg_kernel {
   const ir_type **in_t; /* input i's type, NULL when absent */
   LLVMValueRef *out;    /* output j's buffer */
   const ir_type **out_t;
-  int *in_place;        /* output j is the same buffer as an input (a memory
-                           plan's in-place reuse; only for elementwise ops) */
+  int *in_place; /* output j is the same buffer as an input (a memory
+                    plan's in-place reuse; only for elementwise ops) */
   kiln_diag *d;
 } cg_kernel;
 
@@ -56,9 +56,7 @@ int cgk_unsupported(cg_kernel *k, const char *fmt, ...) __attribute__((format(pr
 /* if (cond) return code; continues in a fresh block. */
 void cgk_fail_if(cg_kernel *k, LLVMValueRef cond, int code);
 
-/* ---- element access and conversions -------------------------------------------------
- * Values of a dtype live in registers as cgl_dtype(t): bool as i8 0/1.
- * The conversions follow ir_load_* / ir_store_* (ir/dtype.c). */
+/* ---- element access and conversions ------------------------------------------------------ */
 int cgk_unsigned(ir_dtype t); /* u8 and bool: zero-extended, unsigned compares */
 LLVMValueRef cgk_load(cg_kernel *k, ir_dtype t, LLVMValueRef base, LLVMValueRef idx);
 void cgk_store(cg_kernel *k, ir_dtype t, LLVMValueRef v, LLVMValueRef base, LLVMValueRef idx);
@@ -77,14 +75,9 @@ LLVMValueRef cgk_from_i64(cg_kernel *k, ir_dtype t, LLVMValueRef v);
 /* Constant of dtype t from a double (ir_store_f's conversion, done now). */
 LLVMValueRef cgk_const(cg_kernel *k, ir_dtype t, double v);
 
-/* ---- loop nests ----------------------------------------------------------------------
- * A nest walks a box of dims in C order and keeps, for each of n_ops
- * operands, an element offset: base + sum_k idx_k * stride_k, where an axis
- * may instead add a value from a constant per-axis table (tab[idx_k]). Unit
- * strides in the innermost loop and constant trip counts let LLVM
- * vectorise. */
+/* ---- loop nests -------------------------------------------------------------------------- */
 #define CG_NEST_MAX_RANK 16
-#define CG_NEST_MAX_OPS 8
+#define CG_NEST_MAX_OPS  8
 
 typedef struct {
   int rank, n_ops;
@@ -134,7 +127,7 @@ LLVMValueRef cgk_mul(cg_kernel *k, LLVMValueRef a, LLVMValueRef b);
 LLVMValueRef cgk_muli(cg_kernel *k, LLVMValueRef a, int64_t c);
 LLVMValueRef cgk_addi(cg_kernel *k, LLVMValueRef a, int64_t c);
 
-/* ---- per-op-family emitters (kernels_*.c) --------------------------------------------- */
+/* ---- per-op-family emitters (kernels_*.c) ------------------------------------------------ */
 int cg_emit_unary(cg_kernel *k);
 int cg_emit_cast(cg_kernel *k);
 int cg_emit_copy(cg_kernel *k); /* identity, dropout, reshape, flatten, squeeze, unsqueeze */

@@ -24,7 +24,7 @@ void cgk_fail_if(cg_kernel *k, LLVMValueRef cond, int code) {
   LLVMPositionBuilderAtEnd(L->b, ok);
 }
 
-/* ---- element access and conversions ---------------------------------------------------- */
+/* ---- element access and conversions ------------------------------------------------------ */
 
 int cgk_unsigned(ir_dtype t) { return t == IR_U8 || t == IR_BOOL; }
 
@@ -56,8 +56,7 @@ LLVMValueRef cgk_to_f64(cg_kernel *k, ir_dtype t, LLVMValueRef v) {
  * f2i rule of ir/dtype.c. */
 static LLVMValueRef fp_to_int_sat(cg_kernel *k, LLVMValueRef v, LLVMTypeRef it, int is_unsigned) {
   LLVMTypeRef tys[2] = {it, LLVMTypeOf(v)};
-  return cgl_intrinsic_n(k->L, is_unsigned ? "llvm.fptoui.sat" : "llvm.fptosi.sat", tys, 2, &v,
-                         1);
+  return cgl_intrinsic_n(k->L, is_unsigned ? "llvm.fptoui.sat" : "llvm.fptosi.sat", tys, 2, &v, 1);
 }
 
 LLVMValueRef cgk_to_i64(cg_kernel *k, ir_dtype t, LLVMValueRef v) {
@@ -239,7 +238,7 @@ void cg_nest_emit_at(cg_kernel *k, const cg_nest *n, LLVMValueRef *base, cg_nest
   nest_level(&e, 0, off);
 }
 
-/* ---- boxes, variables, arithmetic ---------------------------------------------------------- */
+/* ---- boxes, variables, arithmetic -------------------------------------------------------- */
 
 typedef struct {
   int nd;

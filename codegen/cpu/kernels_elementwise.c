@@ -18,11 +18,13 @@
 
 #include "codegen/cpu/kernels.h"
 
-/* ---- small builders ------------------------------------------------------------------------ */
+/* ---- small builders ---------------------------------------------------------------------- */
 
 #define BLD (k->L->b)
 
-static LLVMValueRef fconst(LLVMValueRef like, double v) { return LLVMConstReal(LLVMTypeOf(like), v); }
+static LLVMValueRef fconst(LLVMValueRef like, double v) {
+  return LLVMConstReal(LLVMTypeOf(like), v);
+}
 
 static LLVMValueRef fcmp(cg_kernel *k, LLVMRealPredicate p, LLVMValueRef a, LLVMValueRef b) {
   return LLVMBuildFCmp(BLD, p, a, b, "");
@@ -49,16 +51,28 @@ static LLVMValueRef libm1(cg_kernel *k, const char *name, LLVMValueRef x) {
   return cgl_libm(k->L, buf, LLVMTypeOf(x), &x, 1);
 }
 
-static LLVMValueRef fadd(cg_kernel *k, LLVMValueRef a, LLVMValueRef b) { return LLVMBuildFAdd(BLD, a, b, ""); }
-static LLVMValueRef fsub(cg_kernel *k, LLVMValueRef a, LLVMValueRef b) { return LLVMBuildFSub(BLD, a, b, ""); }
-static LLVMValueRef fmul(cg_kernel *k, LLVMValueRef a, LLVMValueRef b) { return LLVMBuildFMul(BLD, a, b, ""); }
-static LLVMValueRef fdiv(cg_kernel *k, LLVMValueRef a, LLVMValueRef b) { return LLVMBuildFDiv(BLD, a, b, ""); }
+static LLVMValueRef fadd(cg_kernel *k, LLVMValueRef a, LLVMValueRef b) {
+  return LLVMBuildFAdd(BLD, a, b, "");
+}
+static LLVMValueRef fsub(cg_kernel *k, LLVMValueRef a, LLVMValueRef b) {
+  return LLVMBuildFSub(BLD, a, b, "");
+}
+static LLVMValueRef fmul(cg_kernel *k, LLVMValueRef a, LLVMValueRef b) {
+  return LLVMBuildFMul(BLD, a, b, "");
+}
+static LLVMValueRef fdiv(cg_kernel *k, LLVMValueRef a, LLVMValueRef b) {
+  return LLVMBuildFDiv(BLD, a, b, "");
+}
 
 /* fmax / fmin of C (a NaN operand is ignored): llvm.maxnum / minnum. */
-static LLVMValueRef fmaxnum(cg_kernel *k, LLVMValueRef a, LLVMValueRef b) { return intr2(k, "llvm.maxnum", a, b); }
-static LLVMValueRef fminnum(cg_kernel *k, LLVMValueRef a, LLVMValueRef b) { return intr2(k, "llvm.minnum", a, b); }
+static LLVMValueRef fmaxnum(cg_kernel *k, LLVMValueRef a, LLVMValueRef b) {
+  return intr2(k, "llvm.maxnum", a, b);
+}
+static LLVMValueRef fminnum(cg_kernel *k, LLVMValueRef a, LLVMValueRef b) {
+  return intr2(k, "llvm.minnum", a, b);
+}
 
-/* ---- unary ---------------------------------------------------------------------------------- */
+/* ---- unary ------------------------------------------------------------------------------- */
 
 /* The attributes of a unary op, read as ops_elementwise.c reads them. */
 typedef struct {
@@ -261,7 +275,8 @@ static LLVMValueRef unary_int(cg_kernel *k, const uparams *p, LLVMValueRef x) {
     LLVMValueRef l = cgl_i64(L, p->lambd_i), b = cgl_i64(L, p->bias_i);
     LLVMValueRef hi = sel(k, LLVMBuildICmp(BLD, LLVMIntSGT, v, l, ""), LLVMBuildSub(BLD, v, b, ""),
                           cgl_i64(L, 0));
-    LLVMValueRef r = sel(k, LLVMBuildICmp(BLD, LLVMIntSLT, v, nl, ""), LLVMBuildAdd(BLD, v, b, ""), hi);
+    LLVMValueRef r =
+        sel(k, LLVMBuildICmp(BLD, LLVMIntSLT, v, nl, ""), LLVMBuildAdd(BLD, v, b, ""), hi);
     return cgk_from_i64(k, p->t, r);
   }
   default: KILN_UNREACHABLE();
@@ -278,7 +293,9 @@ static void unary_body(cg_kernel *k, LLVMValueRef *off, void *user) {
   cgl *L = k->L;
   LLVMValueRef x = cgk_load(k, c->xt, k->in[0], off[0]), y;
   switch (c->p.op) {
-  case IR_OP_NOT: y = LLVMBuildZExt(BLD, LLVMBuildNot(BLD, cgk_truth(k, x), ""), L->t_i8, ""); break;
+  case IR_OP_NOT:
+    y = LLVMBuildZExt(BLD, LLVMBuildNot(BLD, cgk_truth(k, x), ""), L->t_i8, "");
+    break;
   case IR_OP_ISNAN: y = LLVMBuildZExt(BLD, fcmp(k, LLVMRealUNO, x, x), L->t_i8, ""); break;
   case IR_OP_ISINF: {
     LLVMValueRef inf = fconst(x, INFINITY);
@@ -323,14 +340,15 @@ int cg_emit_unary(cg_kernel *k) {
   return KILN_OK;
 }
 
-/* ---- cast ------------------------------------------------------------------------------------ */
+/* ---- cast -------------------------------------------------------------------------------- */
 
 static void cast_body(cg_kernel *k, LLVMValueRef *off, void *user) {
   const unary_ctx *c = user;
   LLVMValueRef x = cgk_load(k, c->xt, k->in[0], off[0]), y;
   if (ir_dtype_is_float(c->xt)) y = cgk_from_fp(k, c->yt, x);
   /* integer -> float in one rounding (eval_cast's rule) */
-  else y = cgk_from_i64(k, c->yt, cgk_to_i64(k, c->xt, x));
+  else
+    y = cgk_from_i64(k, c->yt, cgk_to_i64(k, c->xt, x));
   cgk_store(k, c->yt, y, k->out[0], off[1]);
 }
 
@@ -345,7 +363,7 @@ int cg_emit_cast(cg_kernel *k) {
   return KILN_OK;
 }
 
-/* ---- copies ------------------------------------------------------------------------------------ */
+/* ---- copies ------------------------------------------------------------------------------ */
 
 int cg_emit_copy(cg_kernel *k) {
   int64_t nb = ir_type_nbytes(k->out_t[0]);
@@ -355,7 +373,7 @@ int cg_emit_copy(cg_kernel *k) {
   return KILN_OK;
 }
 
-/* ---- binary ------------------------------------------------------------------------------------ */
+/* ---- binary ------------------------------------------------------------------------------ */
 
 typedef struct {
   ir_op op;
@@ -390,7 +408,8 @@ static LLVMValueRef ipow(cg_kernel *k, LLVMValueRef base, LLVMValueRef e) {
   LLVMBuildStore(BLD, base, x_p);
   cgl_loop lp;
   LLVMValueRef i = cgl_loop_begin(L, &lp, cgl_i64(L, 0), cgl_i64(L, 63), "bit");
-  LLVMValueRef r = LLVMBuildLoad2(BLD, L->t_i64, r_p, ""), x = LLVMBuildLoad2(BLD, L->t_i64, x_p, "");
+  LLVMValueRef r = LLVMBuildLoad2(BLD, L->t_i64, r_p, ""),
+               x = LLVMBuildLoad2(BLD, L->t_i64, x_p, "");
   LLVMValueRef bit = LLVMBuildAnd(BLD, LLVMBuildLShr(BLD, e, i, ""), cgl_i64(L, 1), "");
   r = sel(k, LLVMBuildICmp(BLD, LLVMIntNE, bit, cgl_i64(L, 0), ""), LLVMBuildMul(BLD, r, x, ""), r);
   LLVMBuildStore(BLD, r, r_p);
@@ -399,10 +418,11 @@ static LLVMValueRef ipow(cg_kernel *k, LLVMValueRef base, LLVMValueRef e) {
   LLVMValueRef pos = LLVMBuildLoad2(BLD, L->t_i64, r_p, "");
   /* e < 0 */
   LLVMValueRef one = cgl_i64(L, 1), mone = cgl_i64(L, -1);
-  LLVMValueRef odd = LLVMBuildICmp(BLD, LLVMIntNE, LLVMBuildAnd(BLD, e, one, ""), cgl_i64(L, 0), "");
-  LLVMValueRef neg = sel(k, LLVMBuildICmp(BLD, LLVMIntEQ, base, one, ""), one,
-                         sel(k, LLVMBuildICmp(BLD, LLVMIntEQ, base, mone, ""),
-                             sel(k, odd, mone, one), cgl_i64(L, 0)));
+  LLVMValueRef odd =
+      LLVMBuildICmp(BLD, LLVMIntNE, LLVMBuildAnd(BLD, e, one, ""), cgl_i64(L, 0), "");
+  LLVMValueRef neg = sel(
+      k, LLVMBuildICmp(BLD, LLVMIntEQ, base, one, ""), one,
+      sel(k, LLVMBuildICmp(BLD, LLVMIntEQ, base, mone, ""), sel(k, odd, mone, one), cgl_i64(L, 0)));
   return sel(k, LLVMBuildICmp(BLD, LLVMIntSLT, e, cgl_i64(L, 0), ""), neg, pos);
 }
 
@@ -438,7 +458,8 @@ static LLVMValueRef binary_int(cg_kernel *k, const binary_ctx *c, LLVMValueRef a
   case IR_OP_MOD: {
     LLVMValueRef bz = LLVMBuildICmp(BLD, LLVMIntEQ, b, zero, "");
     /* -1 only exists for signed dtypes (255 is not -1 for u8) */
-    LLVMValueRef bm = u ? LLVMConstInt(k->L->t_i1, 0, 0) : LLVMBuildICmp(BLD, LLVMIntEQ, b, mone, "");
+    LLVMValueRef bm =
+        u ? LLVMConstInt(k->L->t_i1, 0, 0) : LLVMBuildICmp(BLD, LLVMIntEQ, b, mone, "");
     LLVMValueRef special = LLVMBuildOr(BLD, bz, bm, "");
     LLVMValueRef safe = sel(k, special, one, b);
     if (c->op == IR_OP_DIV) {
@@ -456,10 +477,8 @@ static LLVMValueRef binary_int(cg_kernel *k, const binary_ctx *c, LLVMValueRef a
     }
     return sel(k, special, zero, r);
   }
-  case IR_OP_MAX:
-    return sel(k, LLVMBuildICmp(BLD, u ? LLVMIntUGT : LLVMIntSGT, a, b, ""), a, b);
-  case IR_OP_MIN:
-    return sel(k, LLVMBuildICmp(BLD, u ? LLVMIntULT : LLVMIntSLT, a, b, ""), a, b);
+  case IR_OP_MAX: return sel(k, LLVMBuildICmp(BLD, u ? LLVMIntUGT : LLVMIntSGT, a, b, ""), a, b);
+  case IR_OP_MIN: return sel(k, LLVMBuildICmp(BLD, u ? LLVMIntULT : LLVMIntSLT, a, b, ""), a, b);
   case IR_OP_PRELU:
     return sel(k, LLVMBuildICmp(BLD, LLVMIntSLT, a, zero, ""), LLVMBuildMul(BLD, a, b, ""), a);
   default: KILN_UNREACHABLE();
@@ -483,17 +502,22 @@ static void binary_body(cg_kernel *k, LLVMValueRef *off, void *user) {
     }
   } else if (is_compare(c->op)) {
     LLVMValueRef r;
-    if (af) r = compare_fp(k, c->op, a, b);
+    if (af)
+      r = compare_fp(k, c->op, a, b);
     else if (c->at == IR_BOOL)
       r = compare_int(k, c->op, 1, LLVMBuildZExt(BLD, cgk_truth(k, a), L->t_i8, ""),
                       LLVMBuildZExt(BLD, cgk_truth(k, b), L->t_i8, ""));
-    else r = compare_int(k, c->op, cgk_unsigned(c->at), a, b);
+    else
+      r = compare_int(k, c->op, cgk_unsigned(c->at), a, b);
     y = LLVMBuildZExt(BLD, r, L->t_i8, "");
   } else if (c->op == IR_OP_AND || c->op == IR_OP_OR || c->op == IR_OP_XOR) {
     LLVMValueRef ta = cgk_truth(k, a), tb = cgk_truth(k, b), r;
-    if (c->op == IR_OP_AND) r = LLVMBuildAnd(BLD, ta, tb, "");
-    else if (c->op == IR_OP_OR) r = LLVMBuildOr(BLD, ta, tb, "");
-    else r = LLVMBuildXor(BLD, ta, tb, "");
+    if (c->op == IR_OP_AND)
+      r = LLVMBuildAnd(BLD, ta, tb, "");
+    else if (c->op == IR_OP_OR)
+      r = LLVMBuildOr(BLD, ta, tb, "");
+    else
+      r = LLVMBuildXor(BLD, ta, tb, "");
     y = LLVMBuildZExt(BLD, r, L->t_i8, "");
   } else if (af) {
     y = binary_fp(k, c, a, b);
@@ -527,7 +551,7 @@ int cg_emit_binary(cg_kernel *k) {
   return KILN_OK;
 }
 
-/* ---- where ---------------------------------------------------------------------------------- */
+/* ---- where ------------------------------------------------------------------------------- */
 
 static void where_body(cg_kernel *k, LLVMValueRef *off, void *user) {
   ir_dtype t = *(const ir_dtype *)user;

@@ -40,7 +40,7 @@ static void contig_strides(const ir_type *t, int64_t *s) {
   }
 }
 
-/* ---- strided copies ------------------------------------------------------------------------ */
+/* ---- strided copies ---------------------------------------------------------------------- */
 
 typedef struct {
   LLVMTypeRef t;
@@ -60,7 +60,7 @@ static void copy_nest(cg_kernel *k, cg_nest *n, ir_dtype t, LLVMValueRef src, LL
   cg_nest_emit(k, n, copy_body, &c);
 }
 
-/* ---- transpose ------------------------------------------------------------------------------- */
+/* ---- transpose --------------------------------------------------------------------------- */
 
 int cg_emit_transpose(cg_kernel *k) {
   const ir_type *x = k->in_t[0], *y = k->out_t[0];
@@ -81,7 +81,7 @@ int cg_emit_transpose(cg_kernel *k) {
   return KILN_OK;
 }
 
-/* ---- concat, split ---------------------------------------------------------------------------- */
+/* ---- concat, split ----------------------------------------------------------------------- */
 
 int cg_emit_concat(cg_kernel *k) {
   const ir_type *y = k->out_t[0];
@@ -128,7 +128,7 @@ int cg_emit_split(cg_kernel *k) {
   return KILN_OK;
 }
 
-/* ---- slice --------------------------------------------------------------------------------------- */
+/* ---- slice ------------------------------------------------------------------------------- */
 
 /* First index and step per axis: slice_make_plan's clamping rules
  * (ops_shape.c), recomputed; the counts are the output's dims. */
@@ -145,8 +145,10 @@ static void slice_plan(const ir_node *n, const ir_type *x, int64_t *start, int64
     int a = na >= 0 ? (int)(axes[i] < 0 ? axes[i] + x->rank : axes[i]) : i;
     int64_t dim = x->dims[a], st = nst >= 0 ? steps[i] : 1, s = starts[i];
     if (s < 0) s += dim;
-    if (st > 0) s = s < 0 ? 0 : s > dim ? dim : s;
-    else s = s < 0 ? 0 : s > dim - 1 ? dim - 1 : s;
+    if (st > 0)
+      s = s < 0 ? 0 : s > dim ? dim : s;
+    else
+      s = s < 0 ? 0 : s > dim - 1 ? dim - 1 : s;
     start[a] = s;
     step[a] = st;
   }
@@ -170,7 +172,7 @@ int cg_emit_slice(cg_kernel *k) {
   return KILN_OK;
 }
 
-/* ---- expand, tile ------------------------------------------------------------------------------- */
+/* ---- expand, tile ------------------------------------------------------------------------ */
 
 int cg_emit_expand(cg_kernel *k) {
   const ir_type *x = k->in_t[0], *y = k->out_t[0];
@@ -203,7 +205,7 @@ int cg_emit_tile(cg_kernel *k) {
   return KILN_OK;
 }
 
-/* ---- depth_to_space, space_to_depth ---------------------------------------------------------------- */
+/* ---- depth_to_space, space_to_depth ------------------------------------------------------ */
 
 int cg_emit_depth_to_space(cg_kernel *k) {
   const ir_type *x = k->in_t[0], *y = k->out_t[0];
@@ -214,8 +216,8 @@ int cg_emit_depth_to_space(cg_kernel *k) {
    *   DCR: y[n, c, h*b+i, w*b+j] = x[n, (i*b + j)*C + c, h, w]
    *   CRD: y[n, c, h*b+i, w*b+j] = x[n, c*b*b + i*b + j, h, w] */
   int64_t dims[6] = {x->dims[0], C, H, b, W, b};
-  int64_t s[6] = {x->dims[1] * HW, crd ? b * b * HW : HW, W, crd ? b * HW : b * C * HW,
-                  1, crd ? HW : C * HW};
+  int64_t s[6] = {x->dims[1] * HW,  crd ? b * b * HW : HW, W, crd ? b * HW : b * C * HW, 1,
+                  crd ? HW : C * HW};
   cg_nest n;
   cg_nest_init(&n, 6, dims, 2);
   for (int i = 0; i < 6; i++) n.stride[0][i] = s[i];
@@ -240,7 +242,7 @@ int cg_emit_space_to_depth(cg_kernel *k) {
   return KILN_OK;
 }
 
-/* ---- pad ------------------------------------------------------------------------------------------ */
+/* ---- pad --------------------------------------------------------------------------------- */
 
 typedef enum { PAD_CONSTANT, PAD_REFLECT, PAD_EDGE, PAD_WRAP } pad_mode;
 
@@ -339,7 +341,7 @@ int cg_emit_pad(cg_kernel *k) {
   return KILN_OK;
 }
 
-/* ---- gather family ------------------------------------------------------------------------------ */
+/* ---- gather family ----------------------------------------------------------------------- */
 
 /* An index value v (any integer dtype, as i64) checked against [-dim, dim)
  * and made non-negative; out of range returns KILN_ARTIFACT_E_INDEX (the
@@ -362,7 +364,8 @@ typedef struct {
 static void gather_body(cg_kernel *k, LLVMValueRef *iv, void *user) {
   const gather_ctx *c = user;
   cgl *L = k->L;
-  LLVMValueRef idx = fix_index(k, cgk_to_i64(k, c->it, cgk_load(k, c->it, k->in[1], iv[1])), c->dim);
+  LLVMValueRef idx =
+      fix_index(k, cgk_to_i64(k, c->it, cgk_load(k, c->it, k->in[1], iv[1])), c->dim);
   LLVMValueRef src = cgk_muli(k, cgk_add(k, cgk_muli(k, iv[0], c->dim), idx), c->inner * c->es);
   LLVMValueRef dst = cgk_muli(k, cgk_add(k, cgk_muli(k, iv[0], c->m), iv[1]), c->inner * c->es);
   cgl_memcpy(L, cgl_gep(L, L->t_i8, k->out[0], dst), cgl_gep(L, L->t_i8, k->in[0], src),
@@ -373,8 +376,10 @@ int cg_emit_gather(cg_kernel *k) {
   const ir_type *x = k->in_t[0], *ind = k->in_t[1];
   int axis = (int)ir_attr_int(k->n, "axis");
   if (axis < 0) axis += x->rank;
-  gather_ctx c = {.dim = x->dims[axis], .inner = prod(x->dims, axis + 1, x->rank),
-                  .m = ir_type_numel(ind), .es = (int64_t)ir_dtype_size(x->dtype),
+  gather_ctx c = {.dim = x->dims[axis],
+                  .inner = prod(x->dims, axis + 1, x->rank),
+                  .m = ir_type_numel(ind),
+                  .es = (int64_t)ir_dtype_size(x->dtype),
                   .it = ind->dtype};
   int64_t box[2] = {prod(x->dims, 0, axis), c.m};
   if (box[0] * box[1] == 0) return KILN_OK;
@@ -456,7 +461,7 @@ int cg_emit_gather_nd(cg_kernel *k) {
   return KILN_OK;
 }
 
-/* ---- trilu ---------------------------------------------------------------------------------------- */
+/* ---- trilu ------------------------------------------------------------------------------- */
 
 typedef struct {
   int64_t R, C, kk;
@@ -469,9 +474,11 @@ typedef struct {
 static void trilu_body(cg_kernel *k, LLVMValueRef *iv, void *user) {
   const trilu_ctx *c = user;
   cgl *L = k->L;
-  LLVMValueRef at = cgk_add(k, cgk_muli(k, cgk_add(k, cgk_muli(k, iv[0], c->R), iv[1]), c->C), iv[2]);
+  LLVMValueRef at =
+      cgk_add(k, cgk_muli(k, cgk_add(k, cgk_muli(k, iv[0], c->R), iv[1]), c->C), iv[2]);
   LLVMValueRef diag = LLVMBuildSub(BLD, iv[2], iv[1], "");
-  LLVMValueRef keep = LLVMBuildICmp(BLD, c->upper ? LLVMIntSGE : LLVMIntSLE, diag, cgl_i64(L, c->kk), "");
+  LLVMValueRef keep =
+      LLVMBuildICmp(BLD, c->upper ? LLVMIntSGE : LLVMIntSLE, diag, cgl_i64(L, c->kk), "");
   LLVMValueRef v = cgl_load(L, c->et, k->in[0], at);
   cgl_store(L, LLVMBuildSelect(BLD, keep, v, LLVMConstNull(c->et), ""), k->out[0], at);
 }
@@ -490,7 +497,7 @@ int cg_emit_trilu(cg_kernel *k) {
   return KILN_OK;
 }
 
-/* ---- one_hot ---------------------------------------------------------------------------------------- */
+/* ---- one_hot ----------------------------------------------------------------------------- */
 
 typedef struct {
   int64_t depth, post;
@@ -515,7 +522,8 @@ static void one_hot_body(cg_kernel *k, LLVMValueRef *iv, void *user) {
                       LLVMBuildAdd(BLD, v, cgl_i64(L, c->depth), ""), v, "");
   cgl_if ok;
   cgl_if_begin(L, &ok, LLVMBuildICmp(BLD, LLVMIntULT, v, cgl_i64(L, c->depth), ""));
-  LLVMValueRef at = cgk_add(k, cgk_muli(k, cgk_add(k, cgk_muli(k, iv[0], c->depth), v), c->post), iv[1]);
+  LLVMValueRef at =
+      cgk_add(k, cgk_muli(k, cgk_add(k, cgk_muli(k, iv[0], c->depth), v), c->post), iv[1]);
   cgl_store(L, c->on, k->out[0], at);
   cgl_if_end(L, &ok);
 }
@@ -525,8 +533,10 @@ int cg_emit_one_hot(cg_kernel *k) {
   if (!k->in[2]) return cgk_unsupported(k, "one_hot needs its values input");
   int axis = (int)ir_attr_int(k->n, "axis");
   if (axis < 0) axis += y->rank;
-  one_hot_ctx c = {.depth = y->dims[axis], .post = prod(ind->dims, axis, ind->rank),
-                   .it = ind->dtype, .et = elem_bits(k, y->dtype)};
+  one_hot_ctx c = {.depth = y->dims[axis],
+                   .post = prod(ind->dims, axis, ind->rank),
+                   .it = ind->dtype,
+                   .et = elem_bits(k, y->dtype)};
   if (ir_type_numel(y) == 0) return KILN_OK;
   cg_nest fn;
   cg_nest_init(&fn, y->rank, y->dims, 1);
@@ -539,7 +549,7 @@ int cg_emit_one_hot(cg_kernel *k) {
   return KILN_OK;
 }
 
-/* ---- resize ------------------------------------------------------------------------------------------ */
+/* ---- resize ------------------------------------------------------------------------------ */
 
 /* The plan of ops_shape.c's resize_plan, rz_source, rz_cubic and
  * rz_axis_taps, recomputed here to build per-axis tap tables at compile
@@ -547,8 +557,12 @@ int cg_emit_one_hot(cg_kernel *k) {
  * and their weights. */
 typedef enum { RZ_NEAREST, RZ_LINEAR, RZ_CUBIC } rz_mode;
 typedef enum {
-  RZ_HALF_PIXEL, RZ_HALF_PIXEL_SYMMETRIC, RZ_PYTORCH_HALF_PIXEL, RZ_ALIGN_CORNERS,
-  RZ_ASYMMETRIC, RZ_TF_HALF_PIXEL_FOR_NEAREST
+  RZ_HALF_PIXEL,
+  RZ_HALF_PIXEL_SYMMETRIC,
+  RZ_PYTORCH_HALF_PIXEL,
+  RZ_ALIGN_CORNERS,
+  RZ_ASYMMETRIC,
+  RZ_TF_HALF_PIXEL_FOR_NEAREST
 } rz_coord;
 typedef enum { RZ_ROUND_PREFER_FLOOR, RZ_ROUND_PREFER_CEIL, RZ_FLOOR, RZ_CEIL } rz_round;
 
@@ -571,8 +585,9 @@ static int rz_lookup(const char *s, const char *const *names, int count) {
 
 static int rz_make_plan(cg_kernel *k, const ir_type *x, rz_plan *p) {
   static const char *const modes[] = {"nearest", "linear", "cubic"};
-  static const char *const coords[] = {"half_pixel", "half_pixel_symmetric", "pytorch_half_pixel",
-                                       "align_corners", "asymmetric", "tf_half_pixel_for_nearest"};
+  static const char *const coords[] = {"half_pixel",         "half_pixel_symmetric",
+                                       "pytorch_half_pixel", "align_corners",
+                                       "asymmetric",         "tf_half_pixel_for_nearest"};
   static const char *const rounds[] = {"round_prefer_floor", "round_prefer_ceil", "floor", "ceil"};
   memset(p, 0, sizeof *p);
   int m = rz_lookup(ir_attr_str(k->n, "mode"), modes, 3);
@@ -685,13 +700,13 @@ typedef struct {
   int rank;
   const ir_type *x, *y;
   ir_dtype dt;
-  int single[IR_MAX_RANK];         /* every output index: one tap of weight 1 */
-  int64_t *cnt[IR_MAX_RANK];       /* taps per output index */
-  int64_t *off[IR_MAX_RANK];       /* [o * RZ_TAPS + t]: input offset contribution */
-  double *w[IR_MAX_RANK];          /* [o * RZ_TAPS + t] */
+  int single[IR_MAX_RANK];   /* every output index: one tap of weight 1 */
+  int64_t *cnt[IR_MAX_RANK]; /* taps per output index */
+  int64_t *off[IR_MAX_RANK]; /* [o * RZ_TAPS + t]: input offset contribution */
+  double *w[IR_MAX_RANK];    /* [o * RZ_TAPS + t] */
   LLVMValueRef g_cnt[IR_MAX_RANK], g_off[IR_MAX_RANK], g_w[IR_MAX_RANK];
   LLVMValueRef acc;
-  LLVMValueRef *o;                 /* output indices of the current element */
+  LLVMValueRef *o; /* output indices of the current element */
 } rz_walk;
 
 /* Nested tap loops from axis a on: acc += (w_0 * ... * w_{r-1}) * x[off],

@@ -41,7 +41,9 @@ static LLVMValueRef f64c(cg_kernel *k, double v) { return cgl_real(k->L->t_f64, 
 static LLVMValueRef sel(cg_kernel *k, LLVMValueRef c, LLVMValueRef a, LLVMValueRef b) {
   return LLVMBuildSelect(BLD, c, a, b, "");
 }
-static LLVMValueRef isnan_(cg_kernel *k, LLVMValueRef v) { return LLVMBuildFCmp(BLD, LLVMRealUNO, v, v, ""); }
+static LLVMValueRef isnan_(cg_kernel *k, LLVMValueRef v) {
+  return LLVMBuildFCmp(BLD, LLVMRealUNO, v, v, "");
+}
 
 /* a + b and a * b in the element type (wrapping for integers). */
 static LLVMValueRef e_add(cg_kernel *k, LLVMValueRef a, LLVMValueRef b) {
@@ -94,15 +96,17 @@ static int make_geom(cg_kernel *k, const ir_type *x, const ir_type *y, const ir_
     g->in[i] = x->dims[2 + i];
     g->out[i] = y->dims[2 + i];
   }
-  if (wt) for (int i = 0; i < g->nsp; i++) g->kernel[i] = wt->dims[2 + i];
-  else ints_or(k->n, "kernel_shape", g->nsp, 1, g->kernel);
+  if (wt)
+    for (int i = 0; i < g->nsp; i++) g->kernel[i] = wt->dims[2 + i];
+  else
+    ints_or(k->n, "kernel_shape", g->nsp, 1, g->kernel);
   ints_or(k->n, "strides", g->nsp, 1, g->stride);
   ints_or(k->n, "dilations", g->nsp, 1, g->dil);
   ints_or(k->n, "pads", 2 * g->nsp, 0, g->pad);
   return KILN_OK;
 }
 
-/* ---- matmul ------------------------------------------------------------------------------------ */
+/* ---- matmul ------------------------------------------------------------------------------ */
 
 typedef struct {
   int64_t M, K, N;
@@ -122,7 +126,8 @@ static void mm_body(cg_kernel *k, LLVMValueRef *off, void *user) {
   cgl_store(L, LLVMConstNull(c->et), k->out[0], cgk_add(k, yrow, j));
   cgl_loop_end(L, &lj);
   LLVMValueRef kk = cgl_loop_begin(L, &lk, cgl_i64(L, 0), cgl_i64(L, c->K), "kk");
-  LLVMValueRef av = cgl_load(L, c->et, k->in[0], cgk_add(k, off[0], cgk_add(k, cgk_muli(k, i, c->K), kk)));
+  LLVMValueRef av =
+      cgl_load(L, c->et, k->in[0], cgk_add(k, off[0], cgk_add(k, cgk_muli(k, i, c->K), kk)));
   LLVMValueRef brow = cgk_add(k, off[1], cgk_muli(k, kk, c->N));
   j = cgl_loop_begin(L, &lj, cgl_i64(L, 0), cgl_i64(L, c->N), "j");
   LLVMValueRef bv = cgl_load(L, c->et, k->in[1], cgk_add(k, brow, j));
@@ -160,7 +165,7 @@ int cg_emit_matmul(cg_kernel *k) {
   return KILN_OK;
 }
 
-/* ---- conv --------------------------------------------------------------------------------------------- */
+/* ---- conv -------------------------------------------------------------------------------- */
 
 typedef struct {
   geom g;
@@ -241,7 +246,7 @@ int cg_emit_conv(cg_kernel *k) {
   return KILN_OK;
 }
 
-/* ---- conv_transpose --------------------------------------------------------------------------------------- */
+/* ---- conv_transpose ---------------------------------------------------------------------- */
 
 typedef struct {
   conv_ctx cv; /* geometry: in = x's spatial dims, out = y's */
@@ -332,7 +337,7 @@ int cg_emit_conv_transpose(cg_kernel *k) {
   return KILN_OK;
 }
 
-/* ---- max_pool, avg_pool, lp_pool ------------------------------------------------------------------------------- */
+/* ---- max_pool, avg_pool, lp_pool --------------------------------------------------------- */
 
 typedef struct {
   geom g;
@@ -369,8 +374,10 @@ static void pool_tap(cg_kernel *k, LLVMValueRef *kk, void *user) {
     LLVMValueRef b = cgk_get(k, c->best), take;
     LLVMValueRef first = LLVMBuildNot(BLD, cgk_get(k, c->have), "");
     if (c->isf) {
-      LLVMValueRef gt = LLVMBuildOr(BLD, LLVMBuildFCmp(BLD, LLVMRealOGT, v, b, ""), isnan_(k, v), "");
-      take = LLVMBuildOr(BLD, first, LLVMBuildAnd(BLD, LLVMBuildNot(BLD, isnan_(k, b), ""), gt, ""), "");
+      LLVMValueRef gt =
+          LLVMBuildOr(BLD, LLVMBuildFCmp(BLD, LLVMRealOGT, v, b, ""), isnan_(k, v), "");
+      take = LLVMBuildOr(BLD, first, LLVMBuildAnd(BLD, LLVMBuildNot(BLD, isnan_(k, b), ""), gt, ""),
+                         "");
     } else {
       v = cgk_to_i64(k, c->t, v);
       take = LLVMBuildOr(BLD, first, LLVMBuildICmp(BLD, LLVMIntSGT, v, b, ""), "");
@@ -384,14 +391,17 @@ static void pool_tap(cg_kernel *k, LLVMValueRef *kk, void *user) {
     cgk_set(k, c->sum, LLVMBuildFAdd(BLD, cgk_get(k, c->sum), cgk_to_f64(k, c->t, v), ""));
     break;
   case IR_OP_LP_POOL: {
-    LLVMValueRef a = cgl_intrinsic(L, "llvm.fabs", L->t_f64, (LLVMValueRef[]){cgk_to_f64(k, c->t, v)}, 1);
+    LLVMValueRef a =
+        cgl_intrinsic(L, "llvm.fabs", L->t_f64, (LLVMValueRef[]){cgk_to_f64(k, c->t, v)}, 1);
     if (c->pass == 0) {
       LLVMValueRef m = cgk_get(k, c->m);
-      LLVMValueRef take = LLVMBuildOr(BLD, LLVMBuildFCmp(BLD, LLVMRealOGT, a, m, ""), isnan_(k, a), "");
+      LLVMValueRef take =
+          LLVMBuildOr(BLD, LLVMBuildFCmp(BLD, LLVMRealOGT, a, m, ""), isnan_(k, a), "");
       cgk_set(k, c->m, sel(k, take, a, m));
     } else {
       LLVMValueRef args[2] = {LLVMBuildFDiv(BLD, a, cgk_get(k, c->m), ""), f64c(k, c->p)};
-      cgk_set(k, c->sum, LLVMBuildFAdd(BLD, cgk_get(k, c->sum), cgl_libm(L, "pow", L->t_f64, args, 2), ""));
+      cgk_set(k, c->sum,
+              LLVMBuildFAdd(BLD, cgk_get(k, c->sum), cgl_libm(L, "pow", L->t_f64, args, 2), ""));
     }
     break;
   }
@@ -450,7 +460,8 @@ static void pool_out(cg_kernel *k, LLVMValueRef *iv, void *user) {
     cgk_set(k, c->sum, f64c(k, 0.0));
     cgk_box(k, g->nsp, c->lo, c->hi, pool_tap, c);
     LLVMValueRef cnt = c->count_include_pad ? padded : LLVMBuildSIToFP(BLD, valid, L->t_f64, "");
-    cgk_store(k, c->t, cgk_from_fp(k, c->t, LLVMBuildFDiv(BLD, cgk_get(k, c->sum), cnt, "")), k->out[0], yo);
+    cgk_store(k, c->t, cgk_from_fp(k, c->t, LLVMBuildFDiv(BLD, cgk_get(k, c->sum), cnt, "")),
+              k->out[0], yo);
     break;
   }
   case IR_OP_LP_POOL: {
@@ -484,7 +495,8 @@ int cg_emit_pool(cg_kernel *k) {
   c.out_sz = prod(c.g.out, 0, c.g.nsp);
   strides_of(c.g.in, c.g.nsp, c.xs);
   strides_of(c.g.out, c.g.nsp, c.ys);
-  for (int i = 0; i < c.g.nsp; i++) c.cs[i] = i == 0 ? 1 : c.cs[i - 1] * c.g.in[i - 1]; /* column-major */
+  for (int i = 0; i < c.g.nsp; i++)
+    c.cs[i] = i == 0 ? 1 : c.cs[i - 1] * c.g.in[i - 1]; /* column-major */
   if (ir_type_numel(y) == 0) return KILN_OK;
   cgl *L = k->L;
   c.best = cgk_var(k, c.isf ? cgl_dtype(L, c.t) : L->t_i64, NULL);
@@ -498,7 +510,7 @@ int cg_emit_pool(cg_kernel *k) {
   return KILN_OK;
 }
 
-/* ---- global pools ------------------------------------------------------------------------------------------------ */
+/* ---- global pools ------------------------------------------------------------------------ */
 
 typedef struct {
   ir_op op;
@@ -522,13 +534,15 @@ static void gpool_body(cg_kernel *k, LLVMValueRef *iv, void *user) {
     cgk_set(k, acc, LLVMBuildFAdd(BLD, a, v, ""));
   } else if (c->op == IR_OP_GLOBAL_MAX_POOL) {
     LLVMValueRef gt = LLVMBuildOr(BLD, LLVMBuildFCmp(BLD, LLVMRealOGT, v, a, ""), isnan_(k, v), "");
-    LLVMValueRef take = LLVMBuildOr(BLD, LLVMBuildNot(BLD, cgk_get(k, have), ""),
-                                    LLVMBuildAnd(BLD, LLVMBuildNot(BLD, isnan_(k, a), ""), gt, ""), "");
+    LLVMValueRef take =
+        LLVMBuildOr(BLD, LLVMBuildNot(BLD, cgk_get(k, have), ""),
+                    LLVMBuildAnd(BLD, LLVMBuildNot(BLD, isnan_(k, a), ""), gt, ""), "");
     cgk_set(k, acc, sel(k, take, v, a));
     cgk_set(k, have, LLVMConstInt(L->t_i1, 1, 0));
   } else {
     LLVMValueRef av = cgl_intrinsic(L, "llvm.fabs", L->t_f64, &v, 1), mv = cgk_get(k, m);
-    LLVMValueRef take = LLVMBuildOr(BLD, LLVMBuildFCmp(BLD, LLVMRealOGT, av, mv, ""), isnan_(k, av), "");
+    LLVMValueRef take =
+        LLVMBuildOr(BLD, LLVMBuildFCmp(BLD, LLVMRealOGT, av, mv, ""), isnan_(k, av), "");
     cgk_set(k, m, sel(k, take, av, mv));
   }
   cgl_loop_end(L, &lp);
@@ -540,8 +554,8 @@ static void gpool_body(cg_kernel *k, LLVMValueRef *iv, void *user) {
     LLVMValueRef mv = cgk_get(k, m);
     i = cgl_loop_begin(L, &lp, cgl_i64(L, 0), cgl_i64(L, c->sz), "i");
     v = cgk_to_f64(k, c->t, cgk_load(k, c->t, k->in[0], cgk_add(k, base, i)));
-    LLVMValueRef args[2] = {LLVMBuildFDiv(BLD, cgl_intrinsic(L, "llvm.fabs", L->t_f64, &v, 1), mv, ""),
-                            f64c(k, c->p)};
+    LLVMValueRef args[2] = {
+        LLVMBuildFDiv(BLD, cgl_intrinsic(L, "llvm.fabs", L->t_f64, &v, 1), mv, ""), f64c(k, c->p)};
     cgk_set(k, acc, LLVMBuildFAdd(BLD, cgk_get(k, acc), cgl_libm(L, "pow", L->t_f64, args, 2), ""));
     cgl_loop_end(L, &lp);
     r = lp_finish(k, mv, cgk_get(k, acc), c->p);
@@ -559,7 +573,7 @@ int cg_emit_global_pool(cg_kernel *k) {
   return KILN_OK;
 }
 
-/* ---- lrn --------------------------------------------------------------------------------------------------------- */
+/* ---- lrn --------------------------------------------------------------------------------- */
 
 typedef struct {
   ir_dtype t;
@@ -580,13 +594,16 @@ static void lrn_body(cg_kernel *k, LLVMValueRef *iv, void *user) {
   LLVMValueRef sq = cgk_var(k, L->t_f64, f64c(k, 0.0));
   cgl_loop lp;
   LLVMValueRef j = cgl_loop_begin(L, &lp, lo, hi, "j");
-  LLVMValueRef v = cgk_to_f64(k, c->t, cgk_load(k, c->t, k->in[0],
-                                               cgk_add(k, cgk_muli(k, cgk_add(k, cgk_muli(k, n, c->C), j), c->sz), s)));
+  LLVMValueRef v =
+      cgk_to_f64(k, c->t,
+                 cgk_load(k, c->t, k->in[0],
+                          cgk_add(k, cgk_muli(k, cgk_add(k, cgk_muli(k, n, c->C), j), c->sz), s)));
   cgk_set(k, sq, LLVMBuildFAdd(BLD, cgk_get(k, sq), LLVMBuildFMul(BLD, v, v, ""), ""));
   cgl_loop_end(L, &lp);
   LLVMValueRef at = cgk_add(k, cgk_muli(k, cgk_add(k, cgk_muli(k, n, c->C), ch), c->sz), s);
-  LLVMValueRef base = LLVMBuildFAdd(BLD, f64c(k, c->bias),
-                                    LLVMBuildFMul(BLD, f64c(k, c->alpha / c->size), cgk_get(k, sq), ""), "");
+  LLVMValueRef base =
+      LLVMBuildFAdd(BLD, f64c(k, c->bias),
+                    LLVMBuildFMul(BLD, f64c(k, c->alpha / c->size), cgk_get(k, sq), ""), "");
   LLVMValueRef args[2] = {base, f64c(k, c->beta)};
   LLVMValueRef y = LLVMBuildFDiv(BLD, cgk_to_f64(k, c->t, cgk_load(k, c->t, k->in[0], at)),
                                  cgl_libm(L, "pow", L->t_f64, args, 2), "");
@@ -596,9 +613,15 @@ static void lrn_body(cg_kernel *k, LLVMValueRef *iv, void *user) {
 int cg_emit_lrn(cg_kernel *k) {
   const ir_type *x = k->in_t[0];
   int64_t size = ir_attr_int(k->n, "size");
-  lrn_ctx c = {x->dtype, x->dims[1], prod(x->dims, 2, x->rank), (size - 1) / 2,
-               size - 1 - (size - 1) / 2, ir_attr_float(k->n, "alpha"), ir_attr_float(k->n, "beta"),
-               ir_attr_float(k->n, "bias"), (double)size};
+  lrn_ctx c = {x->dtype,
+               x->dims[1],
+               prod(x->dims, 2, x->rank),
+               (size - 1) / 2,
+               size - 1 - (size - 1) / 2,
+               ir_attr_float(k->n, "alpha"),
+               ir_attr_float(k->n, "beta"),
+               ir_attr_float(k->n, "bias"),
+               (double)size};
   if (ir_type_numel(x) == 0) return KILN_OK;
   int64_t box[3] = {x->dims[0], c.C, c.sz};
   cgk_box_const(k, 3, box, lrn_body, &c);

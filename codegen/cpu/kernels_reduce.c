@@ -28,14 +28,24 @@ static int64_t prod(const int64_t *d, int lo, int hi) {
 static int norm_axis(int64_t a, int rank) { return (int)(a < 0 ? a + rank : a); }
 
 static LLVMValueRef f64c(cg_kernel *k, double v) { return cgl_real(k->L->t_f64, v); }
-static LLVMValueRef fadd(cg_kernel *k, LLVMValueRef a, LLVMValueRef b) { return LLVMBuildFAdd(BLD, a, b, ""); }
-static LLVMValueRef fsub(cg_kernel *k, LLVMValueRef a, LLVMValueRef b) { return LLVMBuildFSub(BLD, a, b, ""); }
-static LLVMValueRef fmul(cg_kernel *k, LLVMValueRef a, LLVMValueRef b) { return LLVMBuildFMul(BLD, a, b, ""); }
-static LLVMValueRef fdiv(cg_kernel *k, LLVMValueRef a, LLVMValueRef b) { return LLVMBuildFDiv(BLD, a, b, ""); }
+static LLVMValueRef fadd(cg_kernel *k, LLVMValueRef a, LLVMValueRef b) {
+  return LLVMBuildFAdd(BLD, a, b, "");
+}
+static LLVMValueRef fsub(cg_kernel *k, LLVMValueRef a, LLVMValueRef b) {
+  return LLVMBuildFSub(BLD, a, b, "");
+}
+static LLVMValueRef fmul(cg_kernel *k, LLVMValueRef a, LLVMValueRef b) {
+  return LLVMBuildFMul(BLD, a, b, "");
+}
+static LLVMValueRef fdiv(cg_kernel *k, LLVMValueRef a, LLVMValueRef b) {
+  return LLVMBuildFDiv(BLD, a, b, "");
+}
 static LLVMValueRef sel(cg_kernel *k, LLVMValueRef c, LLVMValueRef a, LLVMValueRef b) {
   return LLVMBuildSelect(BLD, c, a, b, "");
 }
-static LLVMValueRef isnan_(cg_kernel *k, LLVMValueRef v) { return LLVMBuildFCmp(BLD, LLVMRealUNO, v, v, ""); }
+static LLVMValueRef isnan_(cg_kernel *k, LLVMValueRef v) {
+  return LLVMBuildFCmp(BLD, LLVMRealUNO, v, v, "");
+}
 static LLVMValueRef fcall(cg_kernel *k, const char *intr, LLVMValueRef v) {
   return cgl_intrinsic(k->L, intr, LLVMTypeOf(v), &v, 1);
 }
@@ -52,7 +62,7 @@ static LLVMValueRef fold_extreme(cg_kernel *k, LLVMValueRef m, LLVMValueRef v, i
   return sel(k, LLVMBuildOr(BLD, better, isnan_(k, v), ""), v, m);
 }
 
-/* ---- reduce_* ------------------------------------------------------------------------------- */
+/* ---- reduce_* ---------------------------------------------------------------------------- */
 
 typedef struct {
   ir_op op;
@@ -102,7 +112,8 @@ static void reduce_int_elem(cg_kernel *k, LLVMValueRef *off, void *user) {
   case IR_OP_REDUCE_PROD: r = LLVMBuildMul(BLD, a, v, ""); break;
   case IR_OP_REDUCE_L1: {
     LLVMValueRef neg = LLVMBuildSub(BLD, cgl_i64(k->L, 0), v, "");
-    r = LLVMBuildAdd(BLD, a, sel(k, LLVMBuildICmp(BLD, LLVMIntSLT, v, cgl_i64(k->L, 0), ""), neg, v), "");
+    r = LLVMBuildAdd(BLD, a,
+                     sel(k, LLVMBuildICmp(BLD, LLVMIntSLT, v, cgl_i64(k->L, 0), ""), neg, v), "");
     break;
   }
   case IR_OP_REDUCE_SUM_SQUARE: r = LLVMBuildAdd(BLD, a, LLVMBuildMul(BLD, v, v, ""), ""); break;
@@ -125,7 +136,9 @@ static void reduce_fp_elem(cg_kernel *k, LLVMValueRef *off, void *user) {
   case IR_OP_REDUCE_L1: r = fadd(k, a, fcall(k, "llvm.fabs", v)); break;
   case IR_OP_REDUCE_L2:
   case IR_OP_REDUCE_SUM_SQUARE: r = fadd(k, a, fmul(k, v, v)); break;
-  case IR_OP_REDUCE_LOG_SUM_EXP: r = fadd(k, a, fcall(k, "llvm.exp", fsub(k, v, cgk_get(k, c->m)))); break;
+  case IR_OP_REDUCE_LOG_SUM_EXP:
+    r = fadd(k, a, fcall(k, "llvm.exp", fsub(k, v, cgk_get(k, c->m))));
+    break;
   default: KILN_UNREACHABLE();
   }
   cgk_set(k, c->acc, r);
@@ -142,7 +155,7 @@ static void reduce_out(cg_kernel *k, LLVMValueRef *off, void *user) {
   cgl *L = k->L;
   LLVMValueRef base[1] = {off[0]}, y;
   if (c->as_int) {
-    int64_t init = c->op == IR_OP_REDUCE_PROD ? 1
+    int64_t init = c->op == IR_OP_REDUCE_PROD  ? 1
                    : c->op == IR_OP_REDUCE_MAX ? int_min(c->xt)
                    : c->op == IR_OP_REDUCE_MIN ? int_max(c->xt)
                                                : 0;
@@ -153,7 +166,7 @@ static void reduce_out(cg_kernel *k, LLVMValueRef *off, void *user) {
       a = c->cnt ? LLVMBuildSDiv(BLD, a, cgl_i64(L, c->cnt), "") : cgl_i64(L, 0);
     y = cgk_from_i64(k, c->yt, a);
   } else {
-    double init = c->op == IR_OP_REDUCE_PROD ? 1.0
+    double init = c->op == IR_OP_REDUCE_PROD  ? 1.0
                   : c->op == IR_OP_REDUCE_MAX ? -INFINITY
                   : c->op == IR_OP_REDUCE_MIN ? INFINITY
                                               : 0.0;
@@ -171,7 +184,8 @@ static void reduce_out(cg_kernel *k, LLVMValueRef *off, void *user) {
     case IR_OP_REDUCE_L2: a = fcall(k, "llvm.sqrt", a); break;
     case IR_OP_REDUCE_LOG_SUM_EXP: {
       LLVMValueRef m = cgk_get(k, c->m);
-      LLVMValueRef inf = LLVMBuildFCmp(BLD, LLVMRealOEQ, fcall(k, "llvm.fabs", m), f64c(k, INFINITY), "");
+      LLVMValueRef inf =
+          LLVMBuildFCmp(BLD, LLVMRealOEQ, fcall(k, "llvm.fabs", m), f64c(k, INFINITY), "");
       a = sel(k, inf, m, fadd(k, m, fcall(k, "llvm.log", a)));
       break;
     }
@@ -231,7 +245,7 @@ int cg_emit_reduce(cg_kernel *k) {
   return KILN_OK;
 }
 
-/* ---- [outer, len, inner] line helpers ------------------------------------------------------------ */
+/* ---- [outer, len, inner] line helpers ---------------------------------------------------- */
 
 /* The view of x around `axis`. */
 typedef struct {
@@ -256,20 +270,23 @@ static LLVMValueRef arg_line(cg_kernel *k, ir_dtype t, const line_view *v, LLVMV
   cgl *L = k->L;
   int isf = ir_dtype_is_float(t);
   LLVMValueRef first = cgk_load(k, t, k->in[0], line_at(k, v, o, i, cgl_i64(L, 0)));
-  LLVMValueRef best = cgk_var(k, isf ? LLVMTypeOf(first) : L->t_i64, isf ? first : cgk_to_i64(k, t, first));
+  LLVMValueRef best =
+      cgk_var(k, isf ? LLVMTypeOf(first) : L->t_i64, isf ? first : cgk_to_i64(k, t, first));
   LLVMValueRef at = cgk_var(k, L->t_i64, cgl_i64(L, 0));
   cgl_loop lp;
   LLVMValueRef kk = cgl_loop_begin(L, &lp, cgl_i64(L, 1), cgl_i64(L, v->len), "k");
   LLVMValueRef val = cgk_load(k, t, k->in[0], line_at(k, v, o, i, kk));
   LLVMValueRef b = cgk_get(k, best), better;
   if (isf) {
-    LLVMRealPredicate p = is_max ? (last ? LLVMRealOGE : LLVMRealOGT) : (last ? LLVMRealOLE : LLVMRealOLT);
+    LLVMRealPredicate p =
+        is_max ? (last ? LLVMRealOGE : LLVMRealOGT) : (last ? LLVMRealOLE : LLVMRealOLT);
     LLVMValueRef normal = LLVMBuildOr(BLD, isnan_(k, val), LLVMBuildFCmp(BLD, p, val, b, ""), "");
     LLVMValueRef when_nan = last ? isnan_(k, val) : LLVMConstInt(L->t_i1, 0, 0);
     better = sel(k, isnan_(k, b), when_nan, normal);
   } else {
     val = cgk_to_i64(k, t, val);
-    LLVMIntPredicate p = is_max ? (last ? LLVMIntSGE : LLVMIntSGT) : (last ? LLVMIntSLE : LLVMIntSLT);
+    LLVMIntPredicate p =
+        is_max ? (last ? LLVMIntSGE : LLVMIntSGT) : (last ? LLVMIntSLE : LLVMIntSLT);
     better = LLVMBuildICmp(BLD, p, val, b, "");
   }
   cgk_set(k, best, sel(k, better, val, b));
@@ -278,7 +295,7 @@ static LLVMValueRef arg_line(cg_kernel *k, ir_dtype t, const line_view *v, LLVMV
   return cgk_get(k, at);
 }
 
-/* ---- argmax, argmin -------------------------------------------------------------------------------- */
+/* ---- argmax, argmin ---------------------------------------------------------------------- */
 
 typedef struct {
   line_view v;
@@ -303,7 +320,7 @@ int cg_emit_arg_reduce(cg_kernel *k) {
   return KILN_OK;
 }
 
-/* ---- cumsum -------------------------------------------------------------------------------------------- */
+/* ---- cumsum ------------------------------------------------------------------------------ */
 
 typedef struct {
   line_view v;
@@ -340,7 +357,7 @@ int cg_emit_cumsum(cg_kernel *k) {
   return KILN_OK;
 }
 
-/* ---- softmax, log_softmax, hardmax ------------------------------------------------------------------ */
+/* ---- softmax, log_softmax, hardmax ------------------------------------------------------- */
 
 typedef struct {
   line_view v;
@@ -356,7 +373,8 @@ static void softmax_body(cg_kernel *k, LLVMValueRef *iv, void *user) {
   if (c->op == IR_OP_HARDMAX) {
     LLVMValueRef at = arg_line(k, c->t, &c->v, iv[0], iv[1], 1, 0);
     kk = cgl_loop_begin(L, &lp, cgl_i64(L, 0), cgl_i64(L, c->v.len), "k");
-    LLVMValueRef one = sel(k, LLVMBuildICmp(BLD, LLVMIntEQ, kk, at, ""), f64c(k, 1.0), f64c(k, 0.0));
+    LLVMValueRef one =
+        sel(k, LLVMBuildICmp(BLD, LLVMIntEQ, kk, at, ""), f64c(k, 1.0), f64c(k, 0.0));
     cgk_store(k, c->t, cgk_from_fp(k, c->t, one), k->out[0], line_at(k, &c->v, iv[0], iv[1], kk));
     cgl_loop_end(L, &lp);
     return;
@@ -378,7 +396,8 @@ static void softmax_body(cg_kernel *k, LLVMValueRef *iv, void *user) {
   kk = cgl_loop_begin(L, &lp, cgl_i64(L, 0), cgl_i64(L, c->v.len), "k");
   LLVMValueRef at = line_at(k, &c->v, iv[0], iv[1], kk);
   LLVMValueRef z = fsub(k, load_f64(k, c->t, k->in[0], at), mv);
-  LLVMValueRef y = c->op == IR_OP_SOFTMAX ? fdiv(k, fcall(k, "llvm.exp", z), sv) : fsub(k, z, log_s);
+  LLVMValueRef y =
+      c->op == IR_OP_SOFTMAX ? fdiv(k, fcall(k, "llvm.exp", z), sv) : fsub(k, z, log_s);
   cgk_store(k, c->t, cgk_from_fp(k, c->t, y), k->out[0], at);
   cgl_loop_end(L, &lp);
 }
@@ -392,7 +411,7 @@ int cg_emit_softmax(cg_kernel *k) {
   return KILN_OK;
 }
 
-/* ---- lp_normalization --------------------------------------------------------------------------------- */
+/* ---- lp_normalization -------------------------------------------------------------------- */
 
 typedef struct {
   line_view v;
@@ -414,7 +433,8 @@ static void lpn_body(cg_kernel *k, LLVMValueRef *iv, void *user) {
   kk = cgl_loop_begin(L, &lp, cgl_i64(L, 0), cgl_i64(L, c->v.len), "k");
   LLVMValueRef at = line_at(k, &c->v, iv[0], iv[1], kk);
   v = load_f64(k, c->t, k->in[0], at);
-  cgk_store(k, c->t, cgk_from_fp(k, c->t, sel(k, zero, f64c(k, 0.0), fdiv(k, v, norm))), k->out[0], at);
+  cgk_store(k, c->t, cgk_from_fp(k, c->t, sel(k, zero, f64c(k, 0.0), fdiv(k, v, norm))), k->out[0],
+            at);
   cgl_loop_end(L, &lp);
 }
 
@@ -428,7 +448,7 @@ int cg_emit_lp_normalization(cg_kernel *k) {
   return KILN_OK;
 }
 
-/* ---- moments -------------------------------------------------------------------------------------------- */
+/* ---- moments ----------------------------------------------------------------------------- */
 
 /* Mean and variance (two passes, population form) of the m elements of x
  * at first .. first + m - 1, in double (ops_reduce.c's moments). */
@@ -455,7 +475,7 @@ static LLVMValueRef inv_std(cg_kernel *k, LLVMValueRef var, double eps) {
   return fdiv(k, f64c(k, 1.0), fcall(k, "llvm.sqrt", fadd(k, var, f64c(k, eps))));
 }
 
-/* ---- layer_norm, rms_norm ---------------------------------------------------------------------------------- */
+/* ---- layer_norm, rms_norm ---------------------------------------------------------------- */
 
 typedef struct {
   ir_dtype t;
@@ -494,8 +514,10 @@ static void ln_body(cg_kernel *k, LLVMValueRef *iv, void *user) {
   c->inv = inv_std(k, var, c->eps);
   LLVMValueRef base[4] = {first, NULL, NULL, first};
   cg_nest_emit_at(k, &c->nest, base, ln_elem, c);
-  if (c->layer && k->n_out > 1) cgk_store(k, k->out_t[1]->dtype, cgk_from_fp(k, k->out_t[1]->dtype, c->mu), k->out[1], iv[0]);
-  if (c->layer && k->n_out > 2) cgk_store(k, k->out_t[2]->dtype, cgk_from_fp(k, k->out_t[2]->dtype, c->inv), k->out[2], iv[0]);
+  if (c->layer && k->n_out > 1)
+    cgk_store(k, k->out_t[1]->dtype, cgk_from_fp(k, k->out_t[1]->dtype, c->mu), k->out[1], iv[0]);
+  if (c->layer && k->n_out > 2)
+    cgk_store(k, k->out_t[2]->dtype, cgk_from_fp(k, k->out_t[2]->dtype, c->inv), k->out[2], iv[0]);
 }
 
 int cg_emit_layer_norm(cg_kernel *k) {
@@ -525,7 +547,7 @@ int cg_emit_layer_norm(cg_kernel *k) {
   return KILN_OK;
 }
 
-/* ---- batch_norm ------------------------------------------------------------------------------------------------ */
+/* ---- batch_norm -------------------------------------------------------------------------- */
 
 typedef struct {
   ir_dtype t;
@@ -540,8 +562,9 @@ static void bn_body(cg_kernel *k, LLVMValueRef *iv, void *user) {
   cgl *L = k->L;
   LLVMValueRef ch = iv[0];
   LLVMValueRef mu = load_f64(k, c->t, k->in[3], ch);
-  LLVMValueRef a = fdiv(k, load_f64(k, c->t, k->in[1], ch),
-                        fcall(k, "llvm.sqrt", fadd(k, load_f64(k, c->t, k->in[4], ch), f64c(k, c->eps))));
+  LLVMValueRef a =
+      fdiv(k, load_f64(k, c->t, k->in[1], ch),
+           fcall(k, "llvm.sqrt", fadd(k, load_f64(k, c->t, k->in[4], ch), f64c(k, c->eps))));
   LLVMValueRef b = load_f64(k, c->t, k->in[2], ch);
   cgl_loop ln, ls;
   LLVMValueRef n = cgl_loop_begin(L, &ln, cgl_i64(L, 0), cgl_i64(L, c->N), "n");
@@ -566,7 +589,7 @@ int cg_emit_batch_norm(cg_kernel *k) {
   return KILN_OK;
 }
 
-/* ---- instance_norm, group_norm --------------------------------------------------------------------------------- */
+/* ---- instance_norm, group_norm ----------------------------------------------------------- */
 
 typedef struct {
   ir_dtype t;

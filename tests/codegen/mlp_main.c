@@ -19,8 +19,8 @@
 
 #include "mlp.h"
 
-#define N_IN 33
-#define N_OUT 10
+#define N_IN      33
+#define N_OUT     10
 #define N_THREADS 4
 
 static int fail(const char *msg) {
@@ -31,12 +31,14 @@ static int fail(const char *msg) {
 /* A float32 .npy of shape [1, n]. */
 static int write_npy(const char *path, const float *v, int n) {
   char hdr[128];
-  int len = snprintf(hdr, sizeof hdr, "{'descr': '<f4', 'fortran_order': False, 'shape': (1, %d), }", n);
+  int len =
+      snprintf(hdr, sizeof hdr, "{'descr': '<f4', 'fortran_order': False, 'shape': (1, %d), }", n);
   while ((10 + len + 1) % 64) hdr[len++] = ' ';
   hdr[len++] = '\n';
   FILE *f = fopen(path, "wb");
   if (!f) return -1;
-  unsigned char pre[10] = {0x93, 'N', 'U', 'M', 'P', 'Y', 1, 0, (unsigned char)(len & 255), (unsigned char)(len >> 8)};
+  unsigned char pre[10] = {
+      0x93, 'N', 'U', 'M', 'P', 'Y', 1, 0, (unsigned char)(len & 255), (unsigned char)(len >> 8)};
   fwrite(pre, 1, 10, f);
   fwrite(hdr, 1, (size_t)len, f);
   fwrite(v, sizeof(float), (size_t)n, f);
@@ -74,16 +76,19 @@ int main(int argc, char **argv) {
     return write_npy(argv[2], x, N_IN) ? fail("cannot write the input") : 0;
   }
   if (argc < 4 || strcmp(argv[1], "check")) return fail("usage: mlp_main gen X | check X REF [W]");
-  if (read_npy(argv[2], x, N_IN) || read_npy(argv[3], ref, N_OUT)) return fail("cannot read .npy files");
+  if (read_npy(argv[2], x, N_IN) || read_npy(argv[3], ref, N_OUT))
+    return fail("cannot read .npy files");
 
   const kiln_artifact_metadata *m = mlp_metadata();
   if (m->abi_version != KILN_ARTIFACT_ABI_VERSION || m->struct_size != sizeof *m)
     return fail("ABI version or metadata size");
-  if (strcmp(m->name, "mlp") || m->n_inputs != 1 || m->n_outputs != 1) return fail("metadata names/counts");
+  if (strcmp(m->name, "mlp") || m->n_inputs != 1 || m->n_outputs != 1)
+    return fail("metadata names/counts");
   if (strcmp(m->inputs[0].name, "x") || m->inputs[0].dtype != KILN_ARTIFACT_F32 ||
       m->inputs[0].rank != 2 || m->inputs[0].dims[1] != N_IN || m->inputs[0].nbytes != 4 * N_IN)
     return fail("input metadata");
-  if (strcmp(m->outputs[0].name, "y") || m->outputs[0].dims[1] != N_OUT) return fail("output metadata");
+  if (strcmp(m->outputs[0].name, "y") || m->outputs[0].dims[1] != N_OUT)
+    return fail("output metadata");
   if (m->workspace_size != mlp_WORKSPACE_SIZE || m->weights_size != mlp_WEIGHTS_SIZE)
     return fail("sizes in metadata and header differ");
 
@@ -96,10 +101,12 @@ int main(int argc, char **argv) {
   long wsize = ftell(wf);
   fseek(wf, 0, SEEK_SET);
   void *image = aligned_alloc(KILN_ARTIFACT_ALIGN, ((size_t)wsize + 63) / 64 * 64);
-  if (!image || fread(image, 1, (size_t)wsize, wf) != (size_t)wsize) return fail("cannot read the weights");
+  if (!image || fread(image, 1, (size_t)wsize, wf) != (size_t)wsize)
+    return fail("cannot read the weights");
   fclose(wf);
   ((unsigned char *)image)[100] ^= 1; /* a damaged image is refused */
-  if (mlp_set_weights(image, (uint64_t)wsize) != KILN_ARTIFACT_E_WEIGHTS) return fail("damaged weights accepted");
+  if (mlp_set_weights(image, (uint64_t)wsize) != KILN_ARTIFACT_E_WEIGHTS)
+    return fail("damaged weights accepted");
   ((unsigned char *)image)[100] ^= 1;
   if (mlp_set_weights(image, (uint64_t)wsize) != 0) return fail("mlp_set_weights");
 #endif

@@ -30,7 +30,7 @@
 #include "kiln_artifact.h"
 #include "passes/pass.h"
 
-/* ---- random data ------------------------------------------------------------------- */
+/* ---- random data ------------------------------------------------------------------------- */
 
 static uint64_t rng_next(uint64_t *s) {
   uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
@@ -49,16 +49,20 @@ static void fill_tensor(ir_tensor *t, fill_kind kind, double lo, double hi, uint
   uint64_t s = seed * 0x2545f4914f6cdd1dull + 7;
   int64_t n = ir_type_numel(&t->type);
   ir_dtype dt = t->type.dtype;
-  static const double fspecial[] = {NAN, INFINITY, -INFINITY, 0.0, -0.0, 1e-30, -1e30, 0.5, -0.5, 2.5};
+  static const double fspecial[] = {NAN,   INFINITY, -INFINITY, 0.0,  -0.0,
+                                    1e-30, -1e30,    0.5,       -0.5, 2.5};
   for (int64_t i = 0; i < n; i++) {
     double u = rng_unit(&s);
     if (dt == IR_BOOL) {
       ir_tensor_set_i(t, i, rng_next(&s) & 1);
     } else if (ir_dtype_is_float(dt)) {
       double v;
-      if (kind == FILL_DEFAULT && u < 0.08) v = fspecial[rng_next(&s) % 10];
-      else if (kind == FILL_DEFAULT) v = rng_unit(&s) * 6.0 - 3.0;
-      else v = lo + rng_unit(&s) * (hi - lo);
+      if (kind == FILL_DEFAULT && u < 0.08)
+        v = fspecial[rng_next(&s) % 10];
+      else if (kind == FILL_DEFAULT)
+        v = rng_unit(&s) * 6.0 - 3.0;
+      else
+        v = lo + rng_unit(&s) * (hi - lo);
       ir_tensor_set_f(t, i, v);
     } else if (kind == FILL_RANGE) {
       int64_t a = (int64_t)lo, b = (int64_t)hi;
@@ -80,7 +84,7 @@ static void fill_tensor(ir_tensor *t, fill_kind kind, double lo, double hi, uint
   }
 }
 
-/* ---- test graphs ------------------------------------------------------------------- */
+/* ---- test graphs ------------------------------------------------------------------------- */
 
 #define TG_MAX_INPUTS 512
 
@@ -97,7 +101,8 @@ static int artifact_no;
 
 static void tmp_init(void) {
   if (tmp_dir[0]) return;
-  snprintf(tmp_dir, sizeof tmp_dir, "%s/kiln-cgtest-XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+  snprintf(tmp_dir, sizeof tmp_dir, "%s/kiln-cgtest-XXXXXX",
+           getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
   ck_assert(mkdtemp(tmp_dir) != NULL);
 }
 
@@ -115,8 +120,8 @@ static ir_type mk_type(ir_dtype dt, int rank, const int64_t *dims) {
   return ty;
 }
 
-static int tg_input_k(tg *t, ir_dtype dt, int rank, const int64_t *dims, fill_kind kind,
-                      double lo, double hi) {
+static int tg_input_k(tg *t, ir_dtype dt, int rank, const int64_t *dims, fill_kind kind, double lo,
+                      double hi) {
   ck_assert(t->n < TG_MAX_INPUTS);
   ir_type ty = mk_type(dt, rank, dims);
   char name[32];
@@ -144,8 +149,10 @@ static int tg_const(tg *t, ir_dtype dt, int rank, const int64_t *dims, const dou
   ck_assert(ir_tensor_alloc(&tmp, &ty, NULL) == 0);
   if (vals) {
     for (int64_t i = 0; i < ir_type_numel(&ty); i++) {
-      if (ir_dtype_is_float(dt)) ir_tensor_set_f(&tmp, i, vals[i]);
-      else ir_tensor_set_i(&tmp, i, (int64_t)vals[i]);
+      if (ir_dtype_is_float(dt))
+        ir_tensor_set_f(&tmp, i, vals[i]);
+      else
+        ir_tensor_set_i(&tmp, i, (int64_t)vals[i]);
     }
   } else {
     fill_tensor(&tmp, FILL_RANGE, lo, hi, (uint64_t)t->g->n_values * 31 + 5);
@@ -185,10 +192,10 @@ static int elem_close(ir_dtype dt, const void *got, const void *want, int64_t i,
 }
 
 typedef struct {
-  double rtol, atol;          /* for f32; f64 uses 1e-12 unless f64_same */
-  int f64_same;               /* f64 outputs get rtol/atol too */
-  const char *passes;         /* NULL: infer-shapes */
-  int opt_level;               /* 0: -O2, -1: -O0, else the level */
+  double rtol, atol;  /* for f32; f64 uses 1e-12 unless f64_same */
+  int f64_same;       /* f64 outputs get rtol/atol too */
+  const char *passes; /* NULL: infer-shapes */
+  int opt_level;      /* 0: -O2, -1: -O0, else the level */
 } check_opts;
 
 /* Compiles and runs t's graph and compares with the interpreter; frees it. */
@@ -271,7 +278,7 @@ static void tg_check(tg *t, double rtol, double atol) {
   tg_check_opts(t, &co);
 }
 
-#define D(...) ((const int64_t[]){__VA_ARGS__})
+#define D(...)  ((const int64_t[]){__VA_ARGS__})
 #define F32_TOL 1e-5, 1e-6
 
 /* Shapes every elementwise test covers: rank 0, rank 1 (one element and
@@ -286,16 +293,20 @@ static const ir_dtype float_types[] = {IR_F32, IR_F64};
 static const ir_dtype int_types[] = {IR_I64, IR_I32, IR_I16, IR_I8, IR_U8};
 static const ir_dtype all_types[] = {IR_F32, IR_F64, IR_I64, IR_I32, IR_I16, IR_I8, IR_U8, IR_BOOL};
 
-/* ---- unary --------------------------------------------------------------------------- */
+/* ---- unary ------------------------------------------------------------------------------- */
 
 static const ir_op float_unary[] = {
-    IR_OP_NEG, IR_OP_ABS, IR_OP_EXP, IR_OP_LOG, IR_OP_SQRT, IR_OP_RECIPROCAL, IR_OP_SIN,
-    IR_OP_COS, IR_OP_TAN, IR_OP_ASIN, IR_OP_ACOS, IR_OP_ATAN, IR_OP_SINH, IR_OP_COSH,
-    IR_OP_ASINH, IR_OP_ACOSH, IR_OP_ATANH, IR_OP_TANH, IR_OP_SIGMOID, IR_OP_RELU,
-    IR_OP_LEAKY_RELU, IR_OP_ELU, IR_OP_SELU, IR_OP_CELU, IR_OP_GELU, IR_OP_SILU,
-    IR_OP_SOFTPLUS, IR_OP_SOFTSIGN, IR_OP_HARD_SIGMOID, IR_OP_HARD_SWISH, IR_OP_MISH,
-    IR_OP_THRESHOLDED_RELU, IR_OP_SHRINK, IR_OP_ERF, IR_OP_FLOOR, IR_OP_CEIL, IR_OP_ROUND,
-    IR_OP_SIGN, IR_OP_CLIP, IR_OP_ISNAN, IR_OP_ISINF, IR_OP_IDENTITY, IR_OP_DROPOUT};
+    IR_OP_NEG,          IR_OP_ABS,        IR_OP_EXP,      IR_OP_LOG,
+    IR_OP_SQRT,         IR_OP_RECIPROCAL, IR_OP_SIN,      IR_OP_COS,
+    IR_OP_TAN,          IR_OP_ASIN,       IR_OP_ACOS,     IR_OP_ATAN,
+    IR_OP_SINH,         IR_OP_COSH,       IR_OP_ASINH,    IR_OP_ACOSH,
+    IR_OP_ATANH,        IR_OP_TANH,       IR_OP_SIGMOID,  IR_OP_RELU,
+    IR_OP_LEAKY_RELU,   IR_OP_ELU,        IR_OP_SELU,     IR_OP_CELU,
+    IR_OP_GELU,         IR_OP_SILU,       IR_OP_SOFTPLUS, IR_OP_SOFTSIGN,
+    IR_OP_HARD_SIGMOID, IR_OP_HARD_SWISH, IR_OP_MISH,     IR_OP_THRESHOLDED_RELU,
+    IR_OP_SHRINK,       IR_OP_ERF,        IR_OP_FLOOR,    IR_OP_CEIL,
+    IR_OP_ROUND,        IR_OP_SIGN,       IR_OP_CLIP,     IR_OP_ISNAN,
+    IR_OP_ISINF,        IR_OP_IDENTITY,   IR_OP_DROPOUT};
 
 START_TEST(test_unary_float) {
   for (size_t o = 0; o < sizeof float_unary / sizeof float_unary[0]; o++) {
@@ -308,9 +319,10 @@ START_TEST(test_unary_float) {
         /* non-default attributes on some cases */
         if (s % 2 == 1) {
           switch (op) {
-          case IR_OP_LEAKY_RELU: case IR_OP_ELU: case IR_OP_CELU: case IR_OP_THRESHOLDED_RELU:
-            ir_set_float(t.g, n, "alpha", 0.75);
-            break;
+          case IR_OP_LEAKY_RELU:
+          case IR_OP_ELU:
+          case IR_OP_CELU:
+          case IR_OP_THRESHOLDED_RELU: ir_set_float(t.g, n, "alpha", 0.75); break;
           case IR_OP_GELU: ir_set_string(t.g, n, "approximate", "tanh"); break;
           case IR_OP_SHRINK:
             ir_set_float(t.g, n, "lambd", 1.25);
@@ -323,9 +335,12 @@ START_TEST(test_unary_float) {
         }
         if (op == IR_OP_CLIP) {
           /* both bounds, one bound, none, min > max */
-          if (s % 4 == 0) ir_set_float(t.g, n, "min", -0.5), ir_set_float(t.g, n, "max", 1.5);
-          else if (s % 4 == 1) ir_set_float(t.g, n, "max", 0.25);
-          else if (s % 4 == 3) ir_set_float(t.g, n, "min", 1.0), ir_set_float(t.g, n, "max", -1.0);
+          if (s % 4 == 0)
+            ir_set_float(t.g, n, "min", -0.5), ir_set_float(t.g, n, "max", 1.5);
+          else if (s % 4 == 1)
+            ir_set_float(t.g, n, "max", 0.25);
+          else if (s % 4 == 3)
+            ir_set_float(t.g, n, "min", 1.0), ir_set_float(t.g, n, "max", -1.0);
         }
         if (op == IR_OP_ISINF && s % 3 == 2) ir_set_int(t.g, n, "detect_positive", 0);
       }
@@ -335,8 +350,8 @@ START_TEST(test_unary_float) {
 END_TEST
 
 START_TEST(test_unary_int) {
-  const ir_op ops[] = {IR_OP_NEG, IR_OP_ABS, IR_OP_RELU, IR_OP_SIGN, IR_OP_CLIP, IR_OP_SHRINK,
-                       IR_OP_ERF, IR_OP_IDENTITY};
+  const ir_op ops[] = {IR_OP_NEG,  IR_OP_ABS,    IR_OP_RELU, IR_OP_SIGN,
+                       IR_OP_CLIP, IR_OP_SHRINK, IR_OP_ERF,  IR_OP_IDENTITY};
   for (size_t o = 0; o < sizeof ops / sizeof ops[0]; o++) {
     ir_op op = ops[o];
     tg t = tg_new(ir_op_name(op));
@@ -363,7 +378,8 @@ END_TEST
 
 START_TEST(test_not) {
   tg t = tg_new("not");
-  for (int s = 0; s < N_SHAPES; s++) tg_node1(&t, IR_OP_NOT, tg_input(&t, IR_BOOL, shapes[s].rank, shapes[s].dims));
+  for (int s = 0; s < N_SHAPES; s++)
+    tg_node1(&t, IR_OP_NOT, tg_input(&t, IR_BOOL, shapes[s].rank, shapes[s].dims));
   tg_check(&t, 0, 0);
 }
 END_TEST
@@ -383,18 +399,18 @@ START_TEST(test_cast) {
 }
 END_TEST
 
-/* ---- binary ------------------------------------------------------------------------------- */
+/* ---- binary ------------------------------------------------------------------------------ */
 
 static const struct {
   int ra, rb;
   int64_t a[4], b[4];
 } bshapes[] = {
-    {0, 0, {0}, {0}},             /* scalars */
-    {1, 1, {7}, {7}},             /* same shape, odd length */
-    {1, 0, {67}, {0}},            /* scalar broadcast */
-    {2, 2, {3, 1}, {1, 5}},       /* outer product */
-    {3, 1, {2, 3, 17}, {17}},     /* trailing broadcast */
-    {3, 2, {2, 1, 5}, {3, 1}},    /* both sides */
+    {0, 0, {0}, {0}},          /* scalars */
+    {1, 1, {7}, {7}},          /* same shape, odd length */
+    {1, 0, {67}, {0}},         /* scalar broadcast */
+    {2, 2, {3, 1}, {1, 5}},    /* outer product */
+    {3, 1, {2, 3, 17}, {17}},  /* trailing broadcast */
+    {3, 2, {2, 1, 5}, {3, 1}}, /* both sides */
     {2, 2, {4, 33}, {4, 33}},
 };
 #define N_BSHAPES (int)(sizeof bshapes / sizeof bshapes[0])
@@ -432,10 +448,12 @@ START_TEST(test_binary_pow) {
   for (int a = 0; a < 4; a++)
     for (int b = 0; b < 6; b++)
       for (int s = 0; s < N_BSHAPES; s += 2) {
-        int x = ir_dtype_is_float(bases[a]) ? tg_input(&t, bases[a], bshapes[s].ra, bshapes[s].a)
-                                            : tg_input_range(&t, bases[a], bshapes[s].ra, bshapes[s].a, -6, 6);
-        int e = ir_dtype_is_float(exps[b]) ? tg_input(&t, exps[b], bshapes[s].rb, bshapes[s].b)
-                                           : tg_input_range(&t, exps[b], bshapes[s].rb, bshapes[s].b, -3, 70);
+        int x = ir_dtype_is_float(bases[a])
+                    ? tg_input(&t, bases[a], bshapes[s].ra, bshapes[s].a)
+                    : tg_input_range(&t, bases[a], bshapes[s].ra, bshapes[s].a, -6, 6);
+        int e = ir_dtype_is_float(exps[b])
+                    ? tg_input(&t, exps[b], bshapes[s].rb, bshapes[s].b)
+                    : tg_input_range(&t, exps[b], bshapes[s].rb, bshapes[s].b, -3, 70);
         tg_node2(&t, IR_OP_POW, x, e);
       }
   /* any exponent bits: wrapping square-and-multiply */
@@ -445,7 +463,8 @@ START_TEST(test_binary_pow) {
 END_TEST
 
 START_TEST(test_binary_compare_logic) {
-  const ir_op cmp[] = {IR_OP_EQUAL, IR_OP_LESS, IR_OP_LESS_EQUAL, IR_OP_GREATER, IR_OP_GREATER_EQUAL};
+  const ir_op cmp[] = {IR_OP_EQUAL, IR_OP_LESS, IR_OP_LESS_EQUAL, IR_OP_GREATER,
+                       IR_OP_GREATER_EQUAL};
   for (int o = 0; o < 5; o++) {
     tg t = tg_new(ir_op_name(cmp[o]));
     for (int ti = 0; ti < (cmp[o] == IR_OP_EQUAL ? 8 : 7); ti++)
@@ -464,8 +483,10 @@ START_TEST(test_prelu) {
   tg t = tg_new("prelu");
   const ir_dtype types[] = {IR_F32, IR_F64, IR_I32, IR_I64};
   for (int ti = 0; ti < 4; ti++) {
-    tg_node2(&t, IR_OP_PRELU, tg_input(&t, types[ti], 3, D(2, 3, 17)), tg_input(&t, types[ti], 1, D(17)));
-    tg_node2(&t, IR_OP_PRELU, tg_input(&t, types[ti], 2, D(4, 9)), tg_input(&t, types[ti], 2, D(4, 1)));
+    tg_node2(&t, IR_OP_PRELU, tg_input(&t, types[ti], 3, D(2, 3, 17)),
+             tg_input(&t, types[ti], 1, D(17)));
+    tg_node2(&t, IR_OP_PRELU, tg_input(&t, types[ti], 2, D(4, 9)),
+             tg_input(&t, types[ti], 2, D(4, 1)));
     tg_node2(&t, IR_OP_PRELU, tg_input(&t, types[ti], 1, D(7)), tg_input(&t, types[ti], 0, D(0)));
     tg_node2(&t, IR_OP_PRELU, tg_input(&t, types[ti], 0, D(0)), tg_input(&t, types[ti], 0, D(0)));
   }
@@ -487,7 +508,7 @@ START_TEST(test_where) {
 }
 END_TEST
 
-/* ---- data movement ------------------------------------------------------------------------- */
+/* ---- data movement ----------------------------------------------------------------------- */
 
 START_TEST(test_shape_ops) {
   tg t = tg_new("shape_ops");
@@ -658,8 +679,8 @@ END_TEST
 
 START_TEST(test_resize) {
   tg t = tg_new("resize");
-  const char *coords[] = {"half_pixel", "half_pixel_symmetric", "pytorch_half_pixel",
-                          "align_corners", "asymmetric", "tf_half_pixel_for_nearest"};
+  const char *coords[] = {"half_pixel",    "half_pixel_symmetric", "pytorch_half_pixel",
+                          "align_corners", "asymmetric",           "tf_half_pixel_for_nearest"};
   const char *rounds[] = {"round_prefer_floor", "round_prefer_ceil", "floor", "ceil"};
   int x = tg_input(&t, IR_F32, 4, D(1, 2, 4, 5));
   int xi = tg_input(&t, IR_I32, 4, D(1, 2, 4, 5));
@@ -685,11 +706,11 @@ START_TEST(test_resize) {
 }
 END_TEST
 
-/* ---- reductions ------------------------------------------------------------------------------ */
+/* ---- reductions -------------------------------------------------------------------------- */
 
 static const ir_op reduce_ops[] = {
-    IR_OP_REDUCE_SUM, IR_OP_REDUCE_MEAN, IR_OP_REDUCE_MAX, IR_OP_REDUCE_MIN,
-    IR_OP_REDUCE_PROD, IR_OP_REDUCE_L1, IR_OP_REDUCE_L2, IR_OP_REDUCE_SUM_SQUARE,
+    IR_OP_REDUCE_SUM,     IR_OP_REDUCE_MEAN,       IR_OP_REDUCE_MAX, IR_OP_REDUCE_MIN,
+    IR_OP_REDUCE_PROD,    IR_OP_REDUCE_L1,         IR_OP_REDUCE_L2,  IR_OP_REDUCE_SUM_SQUARE,
     IR_OP_REDUCE_LOG_SUM, IR_OP_REDUCE_LOG_SUM_EXP};
 
 /* Reductions accumulate in double in the interpreter's order: exact. */
@@ -815,7 +836,7 @@ START_TEST(test_softmax_norms) {
 }
 END_TEST
 
-/* ---- contractions ------------------------------------------------------------------------------- */
+/* ---- contractions ------------------------------------------------------------------------ */
 
 static void mm_case(tg *t, ir_dtype dt, int ra, const int64_t *a, int rb, const int64_t *b) {
   int x, y;
@@ -852,8 +873,8 @@ START_TEST(test_matmul) {
 }
 END_TEST
 
-static void conv_case(tg *t, ir_dtype dt, int rank, const int64_t *x, const int64_t *w,
-                      int bias, int64_t group, const int64_t *strides, const int64_t *dil,
+static void conv_case(tg *t, ir_dtype dt, int rank, const int64_t *x, const int64_t *w, int bias,
+                      int64_t group, const int64_t *strides, const int64_t *dil,
                       const int64_t *pads, int transpose, const int64_t *out_pad) {
   int nsp = rank - 2;
   int in[3] = {tg_input_range(t, dt, rank, x, -1, 1), tg_input_range(t, dt, rank, w, -1, 1),
@@ -871,13 +892,16 @@ START_TEST(test_conv) {
     ir_dtype dt = float_types[f];
     tg t = tg_new("conv");
     conv_case(&t, dt, 4, D(2, 3, 7, 6), D(4, 3, 3, 3), 1, 1, NULL, NULL, NULL, 0, NULL);
-    conv_case(&t, dt, 4, D(1, 4, 9, 8), D(6, 2, 3, 2), 0, 2, D(2, 1), D(1, 2), D(1, 0, 2, 1), 0, NULL);
+    conv_case(&t, dt, 4, D(1, 4, 9, 8), D(6, 2, 3, 2), 0, 2, D(2, 1), D(1, 2), D(1, 0, 2, 1), 0,
+              NULL);
     conv_case(&t, dt, 3, D(2, 3, 17), D(3, 1, 5), 1, 3, D(3), NULL, D(2, 4), 0, NULL);
-    conv_case(&t, dt, 5, D(1, 2, 4, 5, 3), D(2, 2, 2, 3, 2), 1, 1, D(1, 2, 1), NULL, D(0, 1, 1, 1, 0, 0), 0, NULL);
+    conv_case(&t, dt, 5, D(1, 2, 4, 5, 3), D(2, 2, 2, 3, 2), 1, 1, D(1, 2, 1), NULL,
+              D(0, 1, 1, 1, 0, 0), 0, NULL);
     conv_case(&t, dt, 4, D(1, 2, 3, 3), D(2, 2, 5, 5), 1, 1, NULL, NULL, D(2, 2, 2, 2), 0, NULL);
     /* conv_transpose: w [C, M/group, k...] */
     conv_case(&t, dt, 4, D(2, 3, 4, 5), D(3, 2, 3, 3), 1, 1, NULL, NULL, NULL, 1, NULL);
-    conv_case(&t, dt, 4, D(1, 4, 3, 4), D(4, 3, 3, 2), 1, 2, D(2, 3), D(1, 2), D(1, 0, 0, 1), 1, D(1, 2));
+    conv_case(&t, dt, 4, D(1, 4, 3, 4), D(4, 3, 3, 2), 1, 2, D(2, 3), D(1, 2), D(1, 0, 0, 1), 1,
+              D(1, 2));
     conv_case(&t, dt, 3, D(2, 2, 7), D(2, 1, 4), 0, 1, D(2), NULL, D(1, 1), 1, NULL);
     check_opts co = {.rtol = 1e-5, .atol = 100 * 0x1p-20};
     tg_check_opts(&t, &co);
@@ -970,7 +994,7 @@ START_TEST(test_static_ops) {
 }
 END_TEST
 
-/* ---- artifacts --------------------------------------------------------------------------------- */
+/* ---- artifacts --------------------------------------------------------------------------- */
 
 static ir_graph *load_example(const char *path) {
   kiln_diag d;
@@ -1010,7 +1034,8 @@ static int compile_to(const ir_graph *g, cg_emit_kind kind, const char *file, cg
 /* The same model compiled twice gives byte-identical files, for every kind. */
 START_TEST(test_reproducible) {
   ir_graph *g = load_example("examples/mlp.kir");
-  const cg_emit_kind kinds[] = {CG_EMIT_SO, CG_EMIT_OBJ, CG_EMIT_LIB, CG_EMIT_ASM, CG_EMIT_LLVM, CG_EMIT_HEADER};
+  const cg_emit_kind kinds[] = {CG_EMIT_SO,  CG_EMIT_OBJ,  CG_EMIT_LIB,
+                                CG_EMIT_ASM, CG_EMIT_LLVM, CG_EMIT_HEADER};
   const char *files[] = {"libr.so", "r.o", "libr.a", "r.s", "r.ll", "r.h"};
   for (int i = 0; i < 6; i++) {
     char *bytes[2];
@@ -1027,7 +1052,8 @@ START_TEST(test_reproducible) {
       bytes[rep] = read_all(path, &len[rep]);
       unlink(path);
     }
-    ck_assert_msg(len[0] == len[1] && !memcmp(bytes[0], bytes[1], len[0]), "%s differs between two compiles", files[i]);
+    ck_assert_msg(len[0] == len[1] && !memcmp(bytes[0], bytes[1], len[0]),
+                  "%s differs between two compiles", files[i]);
     free(bytes[0]);
     free(bytes[1]);
   }
@@ -1151,7 +1177,8 @@ START_TEST(test_outputs_and_header) {
   snprintf(path, sizeof path, "%s/hdr.h", tmp_dir);
   size_t n, m;
   char *h = read_all(path, &n), *abi = read_all("include/kiln_artifact.h", &m);
-  ck_assert_msg(strstr(h, "int hdr_run(const float *input_1, const float *int_, float *out_0);"), "%s", h);
+  ck_assert_msg(strstr(h, "int hdr_run(const float *input_1, const float *int_, float *out_0);"),
+                "%s", h);
   char *b = strstr(abi, "/* ABI-BEGIN */"), *e = strstr(abi, "/* ABI-END */");
   ck_assert(b && e);
   e[strlen("/* ABI-END */")] = 0;
@@ -1217,7 +1244,8 @@ START_TEST(test_run_statuses) {
   /* caller workspace: aligned accepted, misaligned refused */
   unsigned char *ws = aligned_alloc(64, a.meta->workspace_size + 64);
   ck_assert_int_eq(a.run_packed(ins, outs, ws), 0);
-  if (a.meta->workspace_size > 0) ck_assert_int_eq(a.run_packed(ins, outs, ws + 8), KILN_ARTIFACT_E_ALIGN);
+  if (a.meta->workspace_size > 0)
+    ck_assert_int_eq(a.run_packed(ins, outs, ws + 8), KILN_ARTIFACT_E_ALIGN);
   free(ws);
   cg_unload(&a);
   free(img);

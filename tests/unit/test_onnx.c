@@ -14,6 +14,7 @@
 #define _GNU_SOURCE /* nftw */
 #include <errno.h>
 #include <ftw.h>
+#include <glob.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -548,9 +549,18 @@ static void prefixes_of(const char *model) {
     ir_graph *g = onnx_load(path, NULL, &d);
     ck_assert_msg(g == NULL, "%s: prefix of %zu bytes loaded", model, len);
     ck_assert_msg(d.status != KILN_OK && d.msg[0], "%s: prefix of %zu: no message", model, len);
+    ck_assert_msg(strstr(d.msg, path) != NULL, "%s: prefix of %zu: the message does not name "
+                  "the file: %s", model, len, d.msg);
     ck_assert_msg(d.status == KILN_E_PARSE || d.status == KILN_E_INVALID ||
                       d.status == KILN_E_UNSUPPORTED,
                   "%s: prefix %zu: status %d: %s", model, len, d.status, d.msg);
+    /* the in-memory loader gives the same answer */
+    kiln_diag db;
+    kiln_diag_init(&db);
+    ck_assert_msg(onnx_load_buffer(path, buf, len, NULL, NULL, &db) == NULL,
+                  "%s: prefix of %zu bytes loaded from memory", model, len);
+    ck_assert_msg(db.status == d.status && !strcmp(db.msg, d.msg),
+                  "%s: prefix %zu: from memory: %s; from the file: %s", model, len, db.msg, d.msg);
     if (len == 0) break;
   }
   close(fd);
@@ -562,6 +572,16 @@ START_TEST(test_truncated_prefixes) {
   prefixes_of(DATA "conv_bn.onnx");
   prefixes_of(DATA "ops18.onnx");
   prefixes_of(DATA "torch_cnn.onnx");
+}
+END_TEST
+
+/* The same for every tests/models/NAME/model.onnx, found when the suite is
+ * built (model_files; one loop iteration per model). */
+static glob_t model_files;
+
+START_TEST(test_model_prefixes) {
+  ck_assert_msg(model_files.gl_pathc > 0, "no tests/models/*/model.onnx found");
+  if ((size_t)_i < model_files.gl_pathc) prefixes_of(model_files.gl_pathv[_i]);
 }
 END_TEST
 
@@ -1001,6 +1021,13 @@ static Suite *onnx_suite(void) {
   tcase_add_test(tc, test_external_good);
   tcase_add_test(tc, test_external_hostile);
   tcase_add_test(tc, test_read_tensor_errors);
+  suite_add_tcase(s, tc);
+  /* every prefix of every end-to-end model (run from the source directory) */
+  tc = tcase_create("model_prefixes");
+  tcase_set_timeout(tc, 600);
+  if (glob("tests/models/*/model.onnx", 0, NULL, &model_files) != 0) model_files.gl_pathc = 0;
+  tcase_add_loop_test(tc, test_model_prefixes, 0,
+                      model_files.gl_pathc ? (int)model_files.gl_pathc : 1);
   suite_add_tcase(s, tc);
   return s;
 }
