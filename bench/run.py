@@ -143,6 +143,7 @@ class Bench:
         self.work = os.path.join(HERE, "work")
         os.makedirs(self.work, exist_ok=True)
         self.has_kiln_bench = self.detect_kiln_bench()
+        self.kiln_cpu = None
         self.results = {}
 
     def detect_kiln_bench(self):
@@ -167,6 +168,9 @@ class Bench:
         if ok and med is None:
             return None, "no median_ms line in the output", None
         used = keyval(out, "threads") if self.has_kiln_bench else 1
+        cpu = re.findall(r"\bcpu ([\w.+-]+)\)", out)  # `artifact: NAME (kiln V, TRIPLE, cpu CPU)`
+        if cpu:
+            self.kiln_cpu = cpu[-1]
         return med, err, used
 
     def ort_time(self, onnx_path, inputs, threads, out_dir=None, iters=None, warmup=None, rss=False):
@@ -301,7 +305,8 @@ def fmt_ms(vals):
     med = float(np.median(vals))
     s = "%.3g" % med if med < 100 else "%.0f" % med
     if len(vals) > 1 and med > 0:
-        s += " ±%.0f%%" % (50.0 * (max(vals) - min(vals)) / med)
+        spread = 50.0 * (max(vals) - min(vals)) / med
+        s += " ±%.0f%%" % spread if spread <= 100 else " ±>100%"
     return med, s
 
 
@@ -461,8 +466,8 @@ def report(bench, rows, env):
 
 def main():
     ap = argparse.ArgumentParser(description="kiln vs ONNX Runtime vs PyTorch")
-    ap.add_argument("--kiln", required=True, help="the kiln binary (a Release build)")
-    ap.add_argument("--driver", required=True, help="bench/kiln_driver built from kiln_driver.c")
+    ap.add_argument("--kiln", help="the kiln binary (a Release build)")
+    ap.add_argument("--driver", help="bench/kiln_driver built from kiln_driver.c")
     ap.add_argument("--threads", default="1,2", help="comma-separated thread counts")
     ap.add_argument("--iters", type=int, default=20)
     ap.add_argument("--warmup", type=int, default=3)
@@ -470,6 +475,8 @@ def main():
     ap.add_argument("--models", default="", help="comma-separated subset (ONNX names or mlp.kir, cnn.kir)")
     ap.add_argument("--timeout", type=int, default=900, help="seconds per command")
     ap.add_argument("--out", default=os.path.join(HERE, "results", "latest.md"))
+    ap.add_argument("--render", metavar="RAW.json",
+                    help="only rewrite the report from a run's raw JSON (no measurements)")
     a = ap.parse_args()
     try:
         a.threads = [int(t) for t in a.threads.split(",") if t]
@@ -477,6 +484,10 @@ def main():
         ap.error("--threads: comma-separated integers")
     if not a.threads or min(a.threads) < 1 or a.iters < 1 or a.warmup < 0 or a.repeat < 1:
         ap.error("--threads >= 1, --iters >= 1, --warmup >= 0, --repeat >= 1")
+    if a.render:
+        return render_only(a)
+    if not a.kiln or not a.driver:
+        ap.error("--kiln and --driver are needed (bench/run.sh passes them)")
     want = [m for m in a.models.split(",") if m]
     onnx_models = model_list()
     known = onnx_models + [k for k, _ in KIR_ONLY]
@@ -506,7 +517,9 @@ def main():
     ok_s, dirty, _, _ = run_cmd(["git", "-C", ROOT, "status", "--porcelain", "--untracked-files=no"], 60)
     env = [
         ("date", started.strftime("%Y-%m-%d %H:%M %Z")),
-        ("CPU", "%s, %d logical cores" % (cpu_name(), os.cpu_count() or 0)),
+        ("CPU", "%s%s, %d logical cores" % (
+            cpu_name(), " (LLVM target CPU %s)" % bench.kiln_cpu if bench.kiln_cpu else "",
+            os.cpu_count() or 0)),
         ("load average (1/5/15 min) at start / end", "%s / %s" % (load_start, loadavg())),
         ("kiln", "%s, commit %s%s" % (kv.strip() if ok else "?", commit.strip() if ok_g else "?",
                                       " (with uncommitted changes)" if ok_s and dirty.strip() else "")),
@@ -524,10 +537,30 @@ def main():
         f.write(md)
     raw = os.path.splitext(a.out)[0] + ".json"
     with open(raw, "w") as f:
-        json.dump({"env": dict(env), "baselines_rss_kb": bench.base, "models": rows}, f, indent=1,
-                  default=str)
+        json.dump({"env": env, "args": {"threads": a.threads, "repeat": a.repeat},
+                   "baselines_rss_kb": bench.base, "models": rows}, f, indent=1, default=str)
     print(md)
     log("wrote %s and %s" % (os.path.relpath(a.out), os.path.relpath(raw)))
+
+
+def render_only(a):
+    with open(a.render) as f:
+        raw = json.load(f)
+    args = raw.get("args", {})
+    a.threads = args.get("threads", a.threads)
+    a.repeat = args.get("repeat", a.repeat)
+
+    class Saved:
+        pass
+
+    bench = Saved()
+    bench.a, bench.base = a, raw["baselines_rss_kb"]
+    env = raw["env"]
+    env = [tuple(kv) for kv in env] if isinstance(env, list) else list(env.items())
+    md = report(bench, raw["models"], env)
+    with open(a.out, "w") as f:
+        f.write(md)
+    print(md)
 
 
 if __name__ == "__main__":

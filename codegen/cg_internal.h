@@ -35,6 +35,11 @@ typedef struct {
   int has_typed;                /* NAME_run exists (at most 127 parameters) */
   char **in_cname, **out_cname; /* parameter names of NAME_run (malloc) */
   cg_storage *st;               /* per value id */
+  /* compile-time preparation of kernels (cg_prep in cpu/kernels.h) */
+  int64_t *blob_off;       /* per node: its blob's offset in the weights, -1: none */
+  int64_t *node_scratch;   /* per node: scratch bytes it asked for (0: none) */
+  int64_t scratch_offset;  /* the workspace's scratch region (shared by kernels) */
+  int64_t scratch_size;    /* its size: the largest request */
 } cg_artifact;
 
 void cg_artifact_free(cg_artifact *a);

@@ -1289,7 +1289,9 @@ static int build_graph(onnx_ctx *c, const onnx_model_pb *m, const onnx_load_opti
     ir_add_output(c->g, v);
   }
   mark_params(c);
-  return KILN_OK;
+  /* the lowering's result must be a well-formed graph: anything the checks
+   * above missed is a clear error here rather than a crash in a later pass */
+  return ir_verify(c->g, 0, d);
 }
 
 /* Lowers a decoded model; `path` names it, `base_dir` (NULL: the directory

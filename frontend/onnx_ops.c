@@ -1092,8 +1092,25 @@ int onnx_lower_node(onnx_node *n) {
                              a->name);
   }
   attr_get(n, "consumed_inputs"); /* a memory hint of opsets before 6 */
+  int first_node = c->g->n_nodes;
   int rc = e->fn ? e->fn(n, e) : lower_generic(n, e);
   if (rc) return rc;
+  /* every required kiln attribute of the nodes made is given: as an
+   * attribute or, for `@N` attributes, as input N (an ONNX Expand without
+   * its shape input, an Unsqueeze-13 without axes, ...) */
+  for (int k = first_node; k < c->g->n_nodes; k++) {
+    const ir_node *nd = &c->g->nodes[k];
+    const ir_op_info *info = ir_op_get(nd->op);
+    for (int i = 0; i < info->n_attrs; i++) {
+      const ir_attr_schema *s = &info->attrs[i];
+      if (!s->required || ir_attr_find(nd, s->name)) continue;
+      if (s->operand >= 0 && ir_node_has_input(nd, s->operand)) continue;
+      if (s->operand >= 0)
+        return onnx_node_error(n, KILN_E_INVALID, "the input that gives '%s' is required",
+                               s->name);
+      return onnx_node_error(n, KILN_E_INVALID, "attribute '%s' is required", s->name);
+    }
+  }
   for (size_t i = 0; i < n->pb->n_attribute; i++)
     if (!n->attr_used[i])
       return onnx_node_error(n, KILN_E_UNSUPPORTED, "attribute '%s' is not supported",

@@ -193,6 +193,11 @@ const char *ir_op_name(ir_op op);
 const char *ir_op_class_name(ir_op_class c);
 /* Schema lookup; NULL when the op has no attribute of that name. */
 const ir_attr_schema *ir_op_attr_schema(ir_op op, const char *attr);
+/* Ops whose result is their first input's data unchanged, reinterpreted
+ * (reshape, flatten, squeeze, unsqueeze, identity, dropout): views. Memory
+ * planning and code generation let the result alias the input's buffer
+ * (docs/passes.md, "fuse"). */
+int ir_op_is_view(ir_op op);
 
 /* ---- values and nodes --------------------------------------------------- */
 typedef enum {

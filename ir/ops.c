@@ -142,6 +142,11 @@ const char *ir_op_class_name(ir_op_class c) {
   return names[c];
 }
 
+int ir_op_is_view(ir_op op) {
+  return op == IR_OP_RESHAPE || op == IR_OP_FLATTEN || op == IR_OP_SQUEEZE ||
+         op == IR_OP_UNSQUEEZE || op == IR_OP_IDENTITY || op == IR_OP_DROPOUT;
+}
+
 const ir_attr_schema *ir_op_attr_schema(ir_op op, const char *attr) {
   const ir_op_info *info = ir_op_get(op);
   for (int i = 0; i < info->n_attrs; i++)

@@ -25,6 +25,37 @@ static int slot_may_be_absent(const ir_node *n, const ir_op_info *info, int k) {
   return 0;
 }
 
+/* A fused node has a body whose inputs and outputs match its own, in
+ * number and, where both are typed, in type. */
+static int check_fused(const ir_graph *g, const ir_node *n, kiln_diag *d) {
+  const ir_graph *b = n->body;
+  if (!b) return ir_node_error(d, g, n, "a fused node needs a body (graph NAME { ... })");
+  if (b->n_inputs != n->n_in)
+    return ir_node_error(d, g, n, "has %d inputs but its body takes %d", n->n_in, b->n_inputs);
+  if (b->n_outputs != n->n_out)
+    return ir_node_error(d, g, n, "has %d results but its body gives %d", n->n_out,
+                         b->n_outputs);
+  char x[256], y[256];
+  for (int k = 0; k < n->n_in; k++) {
+    if (n->in[k] < 0) return ir_node_error(d, g, n, "input %d is required", k);
+    if (n->in[k] >= g->n_values || b->inputs[k] < 0 || b->inputs[k] >= b->n_values) continue;
+    const ir_value *o = &g->values[n->in[k]], *i = &b->values[b->inputs[k]];
+    if (o->typed && i->typed && !ir_type_equal(&o->type, &i->type))
+      return ir_node_error(d, g, n, "input %d is %s but its body takes %s", k,
+                           ir_type_str(&o->type, x, sizeof x), ir_type_str(&i->type, y, sizeof y));
+  }
+  for (int j = 0; j < n->n_out; j++) {
+    if (n->out[j] < 0 || n->out[j] >= g->n_values || b->outputs[j] < 0 ||
+        b->outputs[j] >= b->n_values)
+      continue;
+    const ir_value *o = &g->values[n->out[j]], *i = &b->values[b->outputs[j]];
+    if (o->typed && i->typed && !ir_type_equal(&o->type, &i->type))
+      return ir_node_error(d, g, n, "result %d is %s but its body gives %s", j,
+                           ir_type_str(&o->type, x, sizeof x), ir_type_str(&i->type, y, sizeof y));
+  }
+  return KILN_OK;
+}
+
 int ir_verify(const ir_graph *g, int require_types, kiln_diag *d) {
   int nv = g->n_values;
   char *defined = kiln_xcalloc((size_t)nv + 1, 1);
@@ -120,6 +151,7 @@ int ir_verify(const ir_graph *g, int require_types, kiln_diag *d) {
       }
       if (!rc) defined[v] = 1;
     }
+    if (!rc && n->op == IR_OP_FUSED) rc = check_fused(g, n, d);
     if (!rc && n->body) {
       rc = ir_verify(n->body, require_types, d);
       if (rc) kiln_diag_prefix(d, "in the body of fused node '%s': ", n->name);

@@ -46,12 +46,11 @@ static const char *const pipeline_o0[] = {"infer-shapes"};
 static const char *const pipeline_o1[] = {"infer-shapes",   "simplify",   "fold-constants",
                                           "fold-batchnorm", "fold-scale", "dce",
                                           "cse",            "dce"};
-/* -O1, then (fusion will come before these) the execution order and the
- * memory plan */
+/* -O1, then fusion, the execution order and the memory plan */
 static const char *const pipeline_o2[] = {"infer-shapes",   "simplify",   "fold-constants",
                                           "fold-batchnorm", "fold-scale", "dce",
-                                          "cse",            "dce",        "schedule",
-                                          "plan-memory"};
+                                          "cse",            "dce",        "fuse",
+                                          "schedule",       "plan-memory"};
 
 int pass_pipeline_for_level(int level, pass_pipeline *p) {
   const char *const *names;

@@ -517,14 +517,14 @@ static int is_artifact(const char *path) {
 
 /* --weights FILE and --name NAME (for artifacts); returns as flag_value. */
 static int parse_artifact_flag(args *a, options *o) {
-  const char *v;
-  int r;
-  if ((r = flag_value(a, "--weights", &v)) > 0) o->weights_file = v;
-  else if (r == 0 && (r = flag_value(a, "--name", &v)) > 0) o->entry_name = v;
+  const char *v, *flag = "--weights";
+  int r = flag_value(a, flag, &v);
+  if (r == 0) r = flag_value(a, flag = "--name", &v);
   if (r > 0 && !*v) {
-    usage_error(a->cmd, "%s needs a value", a->argv[a->i - (a->argv[a->i] == v)]);
+    usage_error(a->cmd, "%s needs a value", flag);
     return -1;
   }
+  if (r > 0) *(flag[2] == 'w' ? &o->weights_file : &o->entry_name) = v;
   return r;
 }
 

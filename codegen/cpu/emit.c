@@ -163,6 +163,7 @@ typedef struct {
   cg_artifact *a;
   int64_t wcap;
   kiln_diag *d;
+  cgl *L;
 } layout;
 
 /* Appends n bytes (64-byte aligned) to the weights; returns the offset. */
@@ -222,6 +223,56 @@ static int eval_static(layout *lay, const ir_node *n) {
   return rc;
 }
 
+/* The inputs' constant data (NULL for the others) of node n. */
+static const void **const_inputs(const ir_graph *g, const ir_node *n) {
+  const void **c = kiln_xcalloc((size_t)n->n_in + 1, sizeof(void *));
+  for (int i = 0; i < n->n_in; i++)
+    if (n->in[i] >= 0 && g->values[n->in[i]].kind == IR_VAL_CONST) c[i] = g->values[n->in[i]].data;
+  return c;
+}
+
+/* Runs the preparers (cg_prep): blobs, scratch, and constants read only
+ * through blobs, whose uses are dropped from uses[] so that they are not
+ * stored when nothing else needs them. */
+static int prepare_nodes(layout *lay, cg_prep *preps, int *uses) {
+  const ir_graph *g = lay->g;
+  cg_artifact *a = lay->a;
+  a->blob_off = kiln_xcalloc((size_t)g->n_nodes + 1, sizeof(int64_t));
+  a->node_scratch = kiln_xcalloc((size_t)g->n_nodes + 1, sizeof(int64_t));
+  for (int i = 0; i < g->n_nodes; i++) a->blob_off[i] = -1;
+  for (int i = 0; i < g->n_nodes; i++) {
+    const ir_node *n = &g->nodes[i];
+    cg_prep_fn prep = n->dead ? NULL : cg_preparer(n->op);
+    if (!prep) continue;
+    cg_kernel k;
+    memset(&k, 0, sizeof k);
+    k.L = lay->L;
+    k.g = g;
+    k.n = n;
+    k.d = lay->d;
+    k.n_in = n->n_in;
+    k.n_out = n->n_out;
+    k.in_t = kiln_xcalloc((size_t)n->n_in + 1, sizeof(ir_type *));
+    k.out_t = kiln_xcalloc((size_t)n->n_out + 1, sizeof(ir_type *));
+    for (int j = 0; j < n->n_in; j++)
+      if (n->in[j] >= 0) k.in_t[j] = &g->values[n->in[j]].type;
+    for (int j = 0; j < n->n_out; j++) k.out_t[j] = &g->values[n->out[j]].type;
+    k.in_const = const_inputs(g, n);
+    int rc = prep(&k, &preps[i]);
+    free(k.in_t);
+    free(k.out_t);
+    free((void *)k.in_const);
+    if (rc) return rc;
+    a->node_scratch[i] = align_up(preps[i].scratch);
+    if (a->node_scratch[i] > a->scratch_size) a->scratch_size = a->node_scratch[i];
+    for (int j = 0; j < n->n_in && j < 64; j++)
+      if ((preps[i].consumes >> j & 1) && n->in[j] >= 0 &&
+          g->values[n->in[j]].kind == IR_VAL_CONST && uses[n->in[j]] > 0)
+        uses[n->in[j]]--;
+  }
+  return KILN_OK;
+}
+
 static int plan_storage(layout *lay) {
   const ir_graph *g = lay->g;
   cg_artifact *a = lay->a;
@@ -235,6 +286,8 @@ static int plan_storage(layout *lay) {
   }
   for (int i = 0; i < g->n_nodes && !rc; i++)
     if (!g->nodes[i].dead && cg_op_is_static(g->nodes[i].op)) rc = eval_static(lay, &g->nodes[i]);
+  cg_prep *preps = kiln_xcalloc((size_t)g->n_nodes + 1, sizeof(cg_prep));
+  if (!rc) rc = prepare_nodes(lay, preps, uses);
   for (int v = 0; v < g->n_values && !rc; v++) {
     const ir_value *val = &g->values[v];
     if (val->dead || val->kind != IR_VAL_CONST || uses[v] == 0) continue;
@@ -246,6 +299,13 @@ static int plan_storage(layout *lay) {
     a->st[v].kind = CG_ST_WEIGHTS;
     a->st[v].offset = weights_append(lay, val->data, ir_type_nbytes(&val->type));
   }
+  /* prepared blobs (pre-packed weights) */
+  for (int i = 0; i < g->n_nodes && !rc; i++) {
+    if (!preps[i].blob) continue;
+    a->blob_off[i] = weights_append(lay, preps[i].blob, preps[i].blob_size);
+  }
+  for (int i = 0; i < g->n_nodes; i++) free(preps[i].blob);
+  free(preps);
   /* graph outputs produced by kernels go straight to the caller's buffer */
   for (int j = 0; j < g->n_outputs; j++) {
     int v = g->outputs[j];
@@ -281,7 +341,9 @@ static int plan_storage(layout *lay) {
       end = align_up(end + ir_type_nbytes(&val->type));
     }
   }
-  a->workspace_size = align_up(end);
+  /* the kernels' scratch region, after the values */
+  a->scratch_offset = align_up(end);
+  a->workspace_size = align_up(a->scratch_offset + a->scratch_size);
   free(uses);
   return rc;
 }
@@ -293,6 +355,10 @@ static int same_storage(const cg_storage *x, const cg_storage *y) {
 }
 
 /* Emits node n's kernel function; returns it in *fn (NULL for static nodes). */
+static int has_prep(const cg_artifact *a, int idx) {
+  return a->blob_off && (a->blob_off[idx] >= 0 || a->node_scratch[idx] > 0);
+}
+
 static int emit_kernel(cgl *L, const ir_graph *g, const cg_artifact *a, int idx, LLVMValueRef *fn,
                        kiln_diag *d) {
   const ir_node *n = &g->nodes[idx];
@@ -306,6 +372,9 @@ static int emit_kernel(cgl *L, const ir_graph *g, const cg_artifact *a, int idx,
   int np = 0;
   for (int i = 0; i < n->n_in; i++) np += n->in[i] >= 0;
   np += n->n_out;
+  /* prepared kernels (cg_prep): + the blob's address and the scratch region */
+  int prepared = has_prep(a, idx);
+  np += 2 * prepared;
   LLVMTypeRef *pt = kiln_xmalloc(sizeof(LLVMTypeRef) * (size_t)np);
   for (int i = 0; i < np; i++) pt[i] = L->t_ptr;
   char name[64];
@@ -356,8 +425,19 @@ static int emit_kernel(cgl *L, const ir_graph *g, const cg_artifact *a, int idx,
     p++;
   }
   free(shared);
+  if (prepared) {
+    if (a->blob_off[idx] >= 0) k.blob = LLVMGetParam(*fn, p);
+    cgl_attr(L, *fn, p + 1, "noalias", 0);
+    cgl_attr(L, *fn, p + 1, "readonly", 0);
+    p++;
+    if (a->node_scratch[idx] > 0) k.scratch = LLVMGetParam(*fn, p);
+    cgl_attr(L, *fn, p + 1, "noalias", 0);
+    p++;
+  }
+  k.in_const = const_inputs(g, n);
   int rc = emit(&k);
   if (!rc) LLVMBuildRet(L->b, cgl_i32(L, 0));
+  free((void *)k.in_const);
   free(k.in);
   free(k.in_t);
   free(k.out);
@@ -383,6 +463,7 @@ static LLVMValueRef value_ptr(entry_ctx *e, int v) {
   case CG_ST_OUTPUT: return e->out_ptr[s->index];
   case CG_ST_WORKSPACE: return cgl_byte_gep(e->L, e->ws, s->offset);
   case CG_ST_WEIGHTS: return cgl_byte_gep(e->L, e->w, s->offset);
+  case CG_ST_NONE: return cgl_null(e->L); /* a constant read only through a blob */
   default: KILN_UNREACHABLE();
   }
 }
@@ -462,11 +543,15 @@ static LLVMValueRef emit_run_packed_w(cgl *L, const ir_graph *g, const cg_artifa
   for (int i = 0; i < g->n_nodes; i++) {
     if (!kernels[i]) continue;
     const ir_node *n = &g->nodes[i];
-    LLVMValueRef *args = kiln_xcalloc((size_t)(n->n_in + n->n_out) + 1, sizeof(LLVMValueRef));
+    LLVMValueRef *args = kiln_xcalloc((size_t)(n->n_in + n->n_out) + 3, sizeof(LLVMValueRef));
     unsigned na = 0;
     for (int k = 0; k < n->n_in; k++)
       if (n->in[k] >= 0) args[na++] = value_ptr(&e, n->in[k]);
     for (int j = 0; j < n->n_out; j++) args[na++] = value_ptr(&e, n->out[j]);
+    if (has_prep(a, i)) {
+      args[na++] = a->blob_off[i] >= 0 ? cgl_byte_gep(L, e.w, a->blob_off[i]) : cgl_null(L);
+      args[na++] = a->node_scratch[i] > 0 ? cgl_byte_gep(L, e.ws, a->scratch_offset) : cgl_null(L);
+    }
     LLVMValueRef rc = cgl_call(L, kernels[i], args, na);
     free(args);
     LLVMValueRef bad = LLVMBuildICmp(L->b, LLVMIntNE, rc, cgl_i32(L, 0), "");
@@ -684,6 +769,8 @@ void cg_artifact_free(cg_artifact *a) {
   }
   free(a->weights);
   free(a->st);
+  free(a->blob_off);
+  free(a->node_scratch);
   memset(a, 0, sizeof *a);
 }
 
@@ -719,7 +806,7 @@ int cg_cpu_emit(const ir_graph *g, cgl *L, cg_weights_mode wm, const char *name,
   a->n_inputs = g->n_inputs;
   a->n_outputs = g->n_outputs;
   a->has_typed = g->n_inputs + g->n_outputs <= CG_MAX_TYPED_PARAMS;
-  layout lay = {.g = g, .a = a, .d = d};
+  layout lay = {.g = g, .a = a, .d = d, .L = L};
   if ((rc = plan_storage(&lay))) return rc;
   a->checksum = cg_fnv1a64(a->weights, (size_t)a->weights_size);
   make_cnames(g, a);
@@ -745,6 +832,7 @@ int cg_cpu_emit(const ir_graph *g, cgl *L, cg_weights_mode wm, const char *name,
   LLVMValueRef run = emit_run_packed(L, a, run_w);
   if (a->has_typed) emit_run_typed(L, g, a, run);
   if (wm == CG_WEIGHTS_FILE) emit_set_weights(L, a, default_w);
+  cg_par_finish(L, a->name, a->scratch_size);
   emit_metadata(L, g, a);
   free(kernels);
   return KILN_OK;

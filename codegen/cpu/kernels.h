@@ -31,7 +31,24 @@
 
 #include "codegen/llvm.h"
 
-typedef struct cg_kernel {
+typedef struct cg_kernel cg_kernel;
+
+/* An elementwise epilogue that a fused kernel hands to a contraction
+ * emitter (matmul, conv): the emitter calls it on every finished output
+ * element (after the whole reduction and conv's bias) just before the
+ * store, and stores what it returns (same type as v).
+ *   v    a scalar of output 0's element type, or a vector <W x T> of W
+ *        consecutive elements of output 0 (C order; a vector never crosses
+ *        the last axis of a matmul result, nor the spatial plane of one
+ *        (image, channel) of a conv result). Edge elements come as scalars.
+ *   idx  the flat C-order index (i64) in output 0 of v (of its lane 0).
+ * The epilogue may load other buffers (a bias, a residual): it must take
+ * their pointers from cgk_arg(k, i) each time it is called, never keep
+ * LLVM values between calls, because the emitter may call it inside an
+ * outlined task function (cgk_parallel). It must not write output 0. */
+typedef LLVMValueRef (*cg_epilogue_fn)(cg_kernel *k, LLVMValueRef v, LLVMValueRef idx, void *user);
+
+struct cg_kernel {
   cgl *L;
   const ir_graph *g;
   const ir_node *n;
@@ -43,7 +60,18 @@ typedef struct cg_kernel {
   int *in_place; /* output j is the same buffer as an input (a memory
                     plan's in-place reuse; only for elementwise ops) */
   kiln_diag *d;
-} cg_kernel;
+  /* Compile-time preparation (cg_prep, below). in_const may be NULL. */
+  const void **in_const; /* input i's data when it is a constant, else NULL */
+  LLVMValueRef blob;     /* the prepared blob in the weights; NULL when none */
+  LLVMValueRef scratch;  /* this thread's scratch region; NULL when none */
+  /* Fused kernels: the epilogue of a contraction; NULL when none. */
+  cg_epilogue_fn epilogue;
+  void *epilogue_user;
+  /* cgk_arg's view inside an outlined task function (parallel.c); NULL
+   * in the kernel function itself. */
+  LLVMValueRef *args;
+  unsigned n_args;
+};
 
 typedef int (*cg_emit_fn)(cg_kernel *k);
 
@@ -126,6 +154,59 @@ LLVMValueRef cgk_add(cg_kernel *k, LLVMValueRef a, LLVMValueRef b);
 LLVMValueRef cgk_mul(cg_kernel *k, LLVMValueRef a, LLVMValueRef b);
 LLVMValueRef cgk_muli(cg_kernel *k, LLVMValueRef a, int64_t c);
 LLVMValueRef cgk_addi(cg_kernel *k, LLVMValueRef a, int64_t c);
+
+/* ---- compile-time preparation -------------------------------------------------------------
+ * Before any code is emitted, emit.c asks the preparer of each node's op
+ * (cg_preparer; NULL: nothing to prepare) what its kernel needs besides
+ * its inputs and outputs. The preparer sees a cg_kernel with L, g, n,
+ * n_in, n_out, in_t, out_t, in_const and d set and no LLVM values; the
+ * emitter later sees the same in_const, so both derive the same plan.
+ *   blob      data computed now (pre-packed weights), malloc'd; emit.c
+ *             stores it with the weights (64-byte aligned) and frees it;
+ *             the kernel reads it through k->blob
+ *   scratch   bytes of scratch memory per thread (k->scratch, 64-byte
+ *             aligned, contents undefined on entry): the calling thread's
+ *             region is at the end of the workspace, shared by all
+ *             kernels (they run one after another); pool threads have
+ *             their own (parallel.c)
+ *   consumes  bit i: the kernel reads constant input i only through the
+ *             blob. A constant that no other node or output needs is then
+ *             not stored, and the kernel's parameter for it is NULL.
+ * A kernel with a blob or scratch gets two more parameters after its
+ * outputs: the blob's address and the scratch region's. */
+typedef struct cg_prep {
+  void *blob;
+  int64_t blob_size;
+  int64_t scratch;
+  uint64_t consumes;
+} cg_prep;
+typedef int (*cg_prep_fn)(cg_kernel *k, cg_prep *p);
+/* The preparer of an op; NULL when its kernel needs nothing prepared. */
+cg_prep_fn cg_preparer(ir_op op);
+
+/* ---- threads (parallel.c) -----------------------------------------------------------------
+ * cgk_parallel(k, n, body, user) runs body for tasks t = 0 .. n-1 on the
+ * artifact's thread pool and the calling thread, and returns when all are
+ * done (n == 1: inline, no pool). body is emitted into an outlined task
+ * function: inside it k->in, k->out, k->blob and cgk_arg refer to that
+ * function's copies of the kernel's parameters, k->scratch is the running
+ * thread's scratch region, and t (i64) is the task. No other value of the
+ * enclosing function is visible there. Tasks must write disjoint outputs
+ * and not depend on each other or on the thread that runs them, so that
+ * results are the same for any number of threads. */
+typedef void (*cgk_task_body)(cg_kernel *k, LLVMValueRef t, void *user);
+void cgk_parallel(cg_kernel *k, int64_t n, cgk_task_body body, void *user);
+/* Parameter i of the kernel function, as seen from the function being
+ * emitted (the kernel itself or an outlined task function). */
+LLVMValueRef cgk_arg(cg_kernel *k, unsigned i);
+/* The epilogue applied to v at output index idx (v itself when none). */
+LLVMValueRef cgk_epilogue(cg_kernel *k, LLVMValueRef v, LLVMValueRef idx);
+/* Upper bound of threads an artifact uses (NAME_set_threads clamps to it). */
+#define CG_MAX_THREADS 64
+/* Emits `int NAME_set_threads(int n)` and, when a kernel used the pool,
+ * records the per-thread scratch size (bytes) the pool's threads allocate.
+ * Called once, after every kernel. */
+void cg_par_finish(cgl *L, const char *name, int64_t scratch_bytes);
 
 /* ---- per-op-family emitters (kernels_*.c) ------------------------------------------------ */
 int cg_emit_unary(cg_kernel *k);

@@ -17,6 +17,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "codegen/cpu/gemm.h"
 #include "codegen/cpu/kernels.h"
 
 #define BLD (k->L->b)
@@ -138,7 +139,8 @@ static void mm_body(cg_kernel *k, LLVMValueRef *off, void *user) {
   cgl_loop_end(L, &li);
 }
 
-int cg_emit_matmul(cg_kernel *k) {
+/* The reference loop nest: integers, and shapes the GEMM core does not take. */
+static int matmul_loops(cg_kernel *k) {
   const ir_type *a = k->in_t[0], *b = k->in_t[1], *y = k->out_t[0];
   mm_ctx c = {a->rank >= 2 ? a->dims[a->rank - 2] : 1, a->dims[a->rank - 1],
               b->rank >= 2 ? b->dims[b->rank - 1] : 1, a->dtype, cgl_dtype(k->L, a->dtype)};
@@ -218,7 +220,8 @@ static void conv_out(cg_kernel *k, LLVMValueRef *iv, void *user) {
   cgl_store(L, cgk_get(k, c->acc), k->out[0], yat);
 }
 
-int cg_emit_conv(cg_kernel *k) {
+/* The direct loop nest (the reference schedule): degenerate shapes. */
+static int conv_loops(cg_kernel *k) {
   const ir_type *x = k->in_t[0], *w = k->in_t[1], *y = k->out_t[0];
   conv_ctx c;
   memset(&c, 0, sizeof c);

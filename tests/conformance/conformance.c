@@ -105,6 +105,7 @@ typedef struct {
   long mem_limit_mb;
   int verbose;
   int compiled;        /* run compiled code instead of the interpreter */
+  const char *suites;  /* comma list of suites to run; NULL: all */
 } config;
 
 static config cfg;     /* the run's configuration (children read the mode) */
@@ -311,8 +312,22 @@ static void free_list(char **v, int n) {
   free(v);
 }
 
+/* 1 when suite s is in c->suites (a comma list; NULL: every suite). */
+static int suite_selected(const config *c, int s) {
+  if (!c->suites) return 1;
+  size_t n = strlen(suites[s]);
+  for (const char *p = c->suites; *p;) {
+    const char *end = strchr(p, ',');
+    size_t len = end ? (size_t)(end - p) : strlen(p);
+    if (len == n && !strncmp(p, suites[s], n)) return 1;
+    p += len + (end ? 1 : 0);
+  }
+  return 0;
+}
+
 static void discover(const config *c) {
   for (int s = 0; s < N_SUITES; s++) {
+    if (!suite_selected(c, s)) continue;
     char *dir = xprintf("%s/%s", c->data, suites[s]);
     int n;
     char **names = list_dir(dir, &n);
@@ -953,6 +968,7 @@ static void write_doc(const summary *sm, const config *c) {
           sm->n_eligible_pass, sm->n_eligible, n_core);
   fprintf(f, "Wall time of this run: %.0f s with %d parallel children.\n\n", sm->wall, c->jobs);
   if (c->filter) fprintf(f, "(Run with --filter '%s': a subset.)\n\n", c->filter);
+  if (c->suites) fprintf(f, "(Run with --suites %s: a subset.)\n\n", c->suites);
   fprintf(f, "## Per op (node tests)\n\n"
              "The op a test is about comes from its name and the model's ops; an "
              "`_expanded` test counts under its original's op.\n\n");
@@ -1020,12 +1036,13 @@ static int check_expected(const config *c, int *newly) {
   for (int k = 0; k < n; k++) {
     const char *slash = strchr(v[k], '/');
     test_case *t = NULL;
-    if (slash) {
-      for (int s = 0; s < N_SUITES && !t; s++)
-        if (strlen(suites[s]) == (size_t)(slash - v[k]) &&
-            !strncmp(suites[s], v[k], (size_t)(slash - v[k])))
-          t = find_test(s, slash + 1);
-    }
+    int suite = -1;
+    for (int s = 0; slash && s < N_SUITES; s++)
+      if (strlen(suites[s]) == (size_t)(slash - v[k]) &&
+          !strncmp(suites[s], v[k], (size_t)(slash - v[k])))
+        suite = s;
+    if (suite >= 0 && !suite_selected(c, suite)) continue; /* --suites left it out */
+    if (suite >= 0) t = find_test(suite, slash + 1);
     if (t && !t->ran) continue; /* filtered out */
     if (!t) {
       if (!c->filter || strstr(v[k], c->filter)) {
@@ -1050,7 +1067,6 @@ static int check_expected(const config *c, int *newly) {
 }
 
 static void write_expected(const config *c) {
-  if (c->filter) die("--update-expected needs the full run (no --filter)");
   char *tmp = xprintf("%s.tmp", c->expected);
   FILE *f = fopen(tmp, "w");
   if (!f) die("%s: cannot create: %s", tmp, strerror(errno));
@@ -1096,6 +1112,8 @@ static const char *usage =
     "  --core-ops FILE     core op list (default tests/conformance/core_ops.txt)\n"
     "  --doc FILE          write the Markdown report (docs/conformance.md)\n"
     "  --filter TEXT       run only tests whose suite/name contains TEXT\n"
+    "  --suites A,B        run only these suites (node, pytorch-converted,\n"
+    "                      pytorch-operator, simple, light; default: all)\n"
     "  -j N                children at once (default 2)\n"
     "  --timeout S         seconds per test (default 60)\n"
     "  --light-timeout S   seconds per light model (default 900)\n"
@@ -1155,6 +1173,12 @@ int main(int argc, char **argv) {
     } else if (!strcmp(a, "--filter")) {
       NEEDV();
       c.filter = v;
+    } else if (!strcmp(a, "--suites")) {
+      NEEDV();
+      c.suites = v;
+      int any = 0;
+      for (int s = 0; s < N_SUITES; s++) any |= suite_selected(&c, s);
+      if (!any) die("--suites: none of '%s' is a suite\n%s", v, usage);
     } else if (!strcmp(a, "-j")) {
       NEEDV();
       double j = parse_num(a, v);
@@ -1178,6 +1202,8 @@ int main(int argc, char **argv) {
     }
 #undef NEEDV
   }
+  if (c.update_expected && (c.filter || c.suites))
+    die("--update-expected needs the full run (no --filter or --suites)");
   cfg = c;
   char *node_dir = xprintf("%s/node", c.data);
   if (!is_dir(node_dir)) {

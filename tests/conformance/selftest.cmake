@@ -85,6 +85,12 @@ run(runner-compiled 0 MATCH "2 at a time, compiled" "pass +node/test_pass" "acce
           --expected ${OUT}/selftest/expected_pass.txt --tolerances ${DIR}/tolerances.txt
           --filter test_pass --compiled -v)
 
+# --suites: the other suites' entries of the list are not regressions
+run(runner-suites 0 MATCH "kiln conformance: 1 tests under" "pass +light/light_tiny"
+  COMMAND ${RUNNER} --data ${DATA} --core-ops ${DIR}/../core_ops.txt
+          --expected ${OUT}/selftest/expected_pass.txt --tolerances ${DIR}/tolerances.txt
+          --suites light -v)
+
 # kiln run --onnx-test
 run(onnx-test-pass 0 MATCH "compiled, rtol" "z: f32\\[2,3\\] max_abs=0 max_rel=0 ok" "PASS \\(1 data set\\)"
   COMMAND ${KILN} run --onnx-test ${DATA}/node/test_pass)
