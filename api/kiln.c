@@ -327,6 +327,59 @@ static int64_t peak_live_bytes(const ir_graph *g) {
   return peak;
 }
 
+/* Kernels of a pipeline's result, and the bytes of intermediate results
+ * they write per inference (graph outputs left out). Every live node is a
+ * kernel except those code generation evaluates at compile time (range,
+ * shape, size, constant_of_shape: cg_op_is_static) and, when `views`, the
+ * views that alias their input (ir_op_is_view; plan-memory and codegen make
+ * them free once fuse has run). */
+static void kernel_figures(const ir_graph *g, int views, int *kernels, int64_t *bytes) {
+  *kernels = 0;
+  *bytes = 0;
+  for (int i = 0; i < g->n_nodes; i++) {
+    const ir_node *n = &g->nodes[i];
+    if (n->dead || n->op == IR_OP_RANGE || n->op == IR_OP_SHAPE || n->op == IR_OP_SIZE ||
+        n->op == IR_OP_CONSTANT_OF_SHAPE)
+      continue;
+    if (views && ir_op_is_view(n->op) && n->n_out == 1) continue;
+    (*kernels)++;
+    for (int j = 0; j < n->n_out; j++) {
+      const ir_value *v = &g->values[n->out[j]];
+      if (v->typed && !pass_is_graph_output(g, n->out[j])) *bytes += ir_type_nbytes(&v->type);
+    }
+  }
+}
+
+/* The fusion figures: the -O2 pipeline up to fuse, without and with it. */
+static void fusion_figures(const ir_graph *src, kiln_inspect_report *r) {
+  r->kernels_before_fusion = r->kernels_after_fusion = -1;
+  r->intermediate_bytes_before_fusion = r->intermediate_bytes_after_fusion = -1;
+  pass_pipeline full;
+  pass_pipeline_for_level(2, &full);
+  for (int with = 0; with < 2; with++) {
+    pass_pipeline p;
+    p.n = 0;
+    for (int i = 0; i < full.n; i++) {
+      const char *nm = full.passes[i]->name;
+      if (strcmp(nm, "schedule") && strcmp(nm, "plan-memory") && (with || strcmp(nm, "fuse")))
+        p.passes[p.n++] = full.passes[i];
+    }
+    pass_options po;
+    pass_options_default(&po);
+    kiln_diag d;
+    kiln_diag_init(&d);
+    ir_graph *g = ir_graph_clone(src);
+    int rc = pass_run(g, &p, &po, &d);
+    if (!rc && with)
+      kernel_figures(g, 1, &r->kernels_after_fusion, &r->intermediate_bytes_after_fusion);
+    else if (!rc)
+      kernel_figures(g, 0, &r->kernels_before_fusion, &r->intermediate_bytes_before_fusion);
+    ir_graph_free(g);
+    kiln_diag_clear(&d);
+    if (rc) return;
+  }
+}
+
 int kiln_model_inspect(kiln_model *m, kiln_inspect_report *r, kiln_diag *d) {
   memset(r, 0, sizeof *r);
   ir_graph *g = m->g;
@@ -386,6 +439,7 @@ int kiln_model_inspect(kiln_model *m, kiln_inspect_report *r, kiln_diag *d) {
   r->mem_train_sgd = train_base + 2 * r->parameter_bytes;
   r->mem_train_momentum = train_base + 3 * r->parameter_bytes;
   r->mem_train_adam = train_base + 4 * r->parameter_bytes;
+  fusion_figures(g, r);
   return KILN_OK;
 }
 

@@ -239,6 +239,12 @@ char *cg_header_text(const ir_graph *g, const cg_artifact *a, const char *triple
           "    const void *weights);\n",
           a->name);
   tprintf(&t, "const kiln_artifact_metadata *%s_metadata(void);\n", a->name);
+  tprintf(&t,
+          "/* Threads the artifact's kernels may use from now on (n <= 0: the default,\n"
+          " * $KILN_NUM_THREADS or the online CPUs; at most 64); returns the count in\n"
+          " * effect. Results do not depend on it. */\n"
+          "int %s_set_threads(int n);\n",
+          a->name);
   if (a->weights_mode == CG_WEIGHTS_FILE)
     tprintf(&t,
             "/* Makes the data of a %s.weights image (the whole file, in memory at a\n"

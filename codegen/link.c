@@ -54,13 +54,15 @@ int cg_link_shared(const char *cc, const void *obj, size_t obj_len, const char *
   for (char *s = strtok(words, " \t"); s && argc < CG_MAX_CC_WORDS; s = strtok(NULL, " \t"))
     argv[argc++] = s;
   if (!rc && argc == 0) rc = kiln_diag_error(d, KILN_E_USAGE, "the C compiler command is empty");
-  /* libm only when a kernel calls it; --no-undefined catches anything
-   * outside libc and libm at link time instead of at load time */
+  /* libm only when a kernel calls it, libpthread (where it is not part of
+   * libc) for the thread pool; --no-undefined catches anything outside
+   * libc, libm and libpthread at link time instead of at load time */
   const char *base = strrchr(out, '/');
   char soname[512];
   snprintf(soname, sizeof soname, "-Wl,-soname,%s", base ? base + 1 : out);
   const char *tail[] = {
-      "-shared", "-o", out, soname, obj_path, "-Wl,--as-needed", "-lm", "-Wl,--no-undefined", NULL};
+      "-shared", "-o", out, soname, obj_path, "-Wl,--as-needed", "-lm", "-lpthread",
+      "-Wl,--no-undefined", NULL};
   for (int i = 0; tail[i]; i++) argv[argc++] = (char *)tail[i];
   argv[argc] = NULL;
 

@@ -258,7 +258,25 @@ static int node2(onnx_node *n, const char *role, ir_op op, int a, int b) {
   return emit(n, role, op, in, 2, 1);
 }
 
-/* A scalar constant of dtype dt. */
+/* Whether the real v (such as Gemm's alpha) is exactly representable in
+ * dtype dt: always for floats; for integer types it must be an integer in
+ * range (a fractional alpha on an integer Gemm would be truncated into a
+ * wrong answer, and converting one out of range is undefined). 0, or an
+ * error naming `what`. */
+static int scalar_fits(onnx_node *n, const char *what, int dt, double v) {
+  if (ir_dtype_is_float((ir_dtype)dt)) return KILN_OK;
+  uint8_t buf[16] = {0};
+  int ok = v >= -0x1p62 && v <= 0x1p62 && v == floor(v); /* also false for NaN */
+  if (ok) {
+    ir_store_i((ir_dtype)dt, buf, 0, (int64_t)v);
+    ok = ir_load_i((ir_dtype)dt, buf, 0) == (int64_t)v;
+  }
+  if (ok) return KILN_OK;
+  return onnx_node_error(n, KILN_E_UNSUPPORTED, "%s (%g) is not a value of the %s inputs",
+                         what, v, ir_dtype_name((ir_dtype)dt));
+}
+
+/* A scalar constant of dtype dt; for integer types v must pass scalar_fits. */
 static int const_scalar(onnx_node *n, const char *role, int dt, double v) {
   ir_type t = {.dtype = (ir_dtype)dt, .rank = 0};
   uint8_t buf[16] = {0};
@@ -484,6 +502,7 @@ static int lower_variadic(onnx_node *n, const onnx_op_entry *e) {
   if (mean) {
     int dt;
     TRY(need_dtype(n, n->in[0], &dt));
+    TRY(scalar_fits(n, "the input count", dt, (double)cnt));
     node2(n, NULL, IR_OP_DIV, acc, const_scalar(n, "count", dt, (double)cnt));
   }
   return KILN_OK;
@@ -532,6 +551,7 @@ static int lower_swish(onnx_node *n, const onnx_op_entry *e) {
   if (alpha == 1.0) return lower_onto(n, IR_OP_SILU, n->in, 1, NULL);
   int dt;
   TRY(need_dtype(n, x, &dt));
+  TRY(scalar_fits(n, "attribute 'alpha'", dt, alpha));
   int ax = out0(n, node2(n, "ax", IR_OP_MUL, x, const_scalar(n, "alpha", dt, alpha)));
   int s = out0(n, node1(n, "sigmoid", IR_OP_SIGMOID, ax));
   node2(n, NULL, IR_OP_MUL, x, s);
@@ -558,6 +578,8 @@ static int lower_gemm(onnx_node *n, const onnx_op_entry *e) {
   int has_c = c >= 0 && beta != 0.0;
   int dt = -1;
   if (alpha != 1.0 || (has_c && beta != 1.0)) TRY(need_dtype(n, a, &dt));
+  if (alpha != 1.0) TRY(scalar_fits(n, "attribute 'alpha'", dt, alpha));
+  if (has_c && beta != 1.0) TRY(scalar_fits(n, "attribute 'beta'", dt, beta));
   if (ta) {
     int t = node1(n, "transA", IR_OP_TRANSPOSE, a);
     ir_set_ints(G(n), t, "perm", perm_2d, 2);

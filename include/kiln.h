@@ -150,6 +150,13 @@ typedef struct {
   int64_t mem_train_sgd;
   int64_t mem_train_momentum;
   int64_t mem_train_adam;
+  /* fusion (docs/passes.md, "fuse"): kernels, and bytes of intermediate
+   * results written per inference, after the -O2 clean-ups without and with
+   * the fuse pass; -1 when the pipeline fails on the model */
+  int kernels_before_fusion;
+  int kernels_after_fusion;
+  int64_t intermediate_bytes_before_fusion;
+  int64_t intermediate_bytes_after_fusion;
 } kiln_inspect_report;
 
 /* Fills the report; infers shapes first when needed (the model keeps them). */

@@ -65,15 +65,18 @@ int ir_type_check(const ir_type *t, kiln_diag *d, const char *what) {
   if (t->rank < 0 || t->rank > IR_MAX_RANK)
     return kiln_diag_error(d, KILN_E_UNSUPPORTED, "%s: rank %d exceeds the limit of %d",
                            what, t->rank, IR_MAX_RANK);
+  /* the product of the non-zero dims, not the element count: an empty
+   * tensor's other dims are bounded too, so that strides and offsets
+   * computed from them never overflow (the .kir parser's rule, docs/kir.md) */
   int64_t n = 1;
   for (int i = 0; i < t->rank; i++) {
     if (t->dims[i] < 0)
       return kiln_diag_error(d, KILN_E_INVALID, "%s: negative dimension %lld", what,
                              (long long)t->dims[i]);
-    if (t->dims[i] > 0 && n > IR_MAX_ELEMENTS / t->dims[i])
+    if (t->dims[i] > 1 && n > IR_MAX_ELEMENTS / t->dims[i])
       return kiln_diag_error(d, KILN_E_NOMEM,
                              "%s: more than 2^40 elements (the limit per tensor)", what);
-    n *= t->dims[i];
+    if (t->dims[i] > 0) n *= t->dims[i];
   }
   return KILN_OK;
 }

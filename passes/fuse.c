@@ -285,8 +285,8 @@ static int ones_param(ir_graph *g, const ir_type *x, int axis, const char *name)
 /* Replaces the pattern nodes[0..n) (whose last result `root` survives) by
  * one node op(in) producing root; key[new] takes the root producer's key. */
 static int replace_pattern(ir_graph *g, const int *nodes, int n, int root, ir_op op,
-                           const int *in, int n_in, int **key, int *key_cap, kiln_diag *d,
-                           int *made) {
+                           const int *in, int n_in, int axis, double eps, int **key, int *key_cap,
+                           kiln_diag *d) {
   char name[IR_MAX_NAME + 1];
   int rp = producer(g, root);
   KILN_ASSERT(rp >= 0);
@@ -299,7 +299,8 @@ static int replace_pattern(ir_graph *g, const int *nodes, int n, int root, ir_op
     *key = kiln_xrealloc(*key, sizeof(int) * (size_t)*key_cap);
   }
   (*key)[id] = k;
-  *made = id;
+  ir_set_int(g, id, "axis", axis);
+  if (op != IR_OP_SOFTMAX) ir_set_float(g, id, "epsilon", eps);
   return ir_infer_node(g, id, d);
 }
 
@@ -311,7 +312,7 @@ static int rewrite_norm(gq *q, int i, int **key, int *key_cap, kiln_diag *d) {
   int axis = trailing_axes(g, mn);
   if (axis < 0) return 0;
   int mean = mn->out[0];
-  int nodes[16], nn = 0, made;
+  int nodes[16], nn = 0;
   double eps;
   /* layer norm: i is the mean of x */
   int x = mn->in[0];
@@ -358,11 +359,8 @@ static int rewrite_norm(gq *q, int i, int **key, int *key_cap, kiln_diag *d) {
           if (scale < 0) scale = ones_param(g, &xt, axis, "layer_norm_scale");
           int in[3] = {x, scale, bias};
           int rc = replace_pattern(g, nodes, nn, root, IR_OP_LAYER_NORM, in, bias >= 0 ? 3 : 2,
-                                   key, key_cap, d, &made);
-          if (rc) return -rc;
-          ir_set_int(g, made, "axis", axis);
-          ir_set_float(g, made, "epsilon", eps);
-          return 1;
+                                   axis, eps, key, key_cap, d);
+          return rc ? -rc : 1;
         }
       }
     }
@@ -387,11 +385,8 @@ static int rewrite_norm(gq *q, int i, int **key, int *key_cap, kiln_diag *d) {
   }
   if (scale < 0) scale = ones_param(g, &xt, axis, "rms_norm_scale");
   int in[2] = {x, scale};
-  int rc = replace_pattern(g, nodes, nn, root, IR_OP_RMS_NORM, in, 2, key, key_cap, d, &made);
-  if (rc) return -rc;
-  ir_set_int(g, made, "axis", axis);
-  ir_set_float(g, made, "epsilon", eps);
-  return 1;
+  int rc = replace_pattern(g, nodes, nn, root, IR_OP_RMS_NORM, in, 2, axis, eps, key, key_cap, d);
+  return rc ? -rc : 1;
 }
 
 /* reduce_sum at node i: softmax decomposed as exp(x [- reduce_max x]) /
@@ -408,7 +403,7 @@ static int rewrite_softmax(gq *q, int i, int **key, int *key_cap, kiln_diag *d) 
   if (dn < 0 || !single_use(q, sv) || g->nodes[dn].op != IR_OP_DIV ||
       g->nodes[dn].in[0] != ev || g->nodes[dn].in[1] != sv)
     return 0;
-  int nodes[5], nn = 0, made;
+  int nodes[5], nn = 0;
   int x = g->nodes[e].in[0];
   int sub = producer_op(g, x, IR_OP_SUB);
   if (sub >= 0 && single_use(q, x)) {
@@ -426,10 +421,8 @@ static int rewrite_softmax(gq *q, int i, int **key, int *key_cap, kiln_diag *d) 
   nodes[nn++] = i;
   nodes[nn++] = dn;
   int root = g->nodes[dn].out[0];
-  int rc = replace_pattern(g, nodes, nn, root, IR_OP_SOFTMAX, &x, 1, key, key_cap, d, &made);
-  if (rc) return -rc;
-  ir_set_int(g, made, "axis", axis);
-  return 1;
+  int rc = replace_pattern(g, nodes, nn, root, IR_OP_SOFTMAX, &x, 1, axis, 0.0, key, key_cap, d);
+  return rc ? -rc : 1;
 }
 
 /* ---- node order ----------------------------------------------------------------------------- */
@@ -979,9 +972,23 @@ int pass_fuse(ir_graph *g, pass_ctx *ctx, kiln_diag *d) {
   int cap;
   int *key = identity_keys(g, &cap);
   int rc = KILN_OK, made = 0, counter = 0;
-  for (int gi = 0; gi < c.n_groups && !rc; gi++) {
+  /* named in the order of their last nodes (where they will stand) */
+  int *order = kiln_xmalloc(sizeof(int) * ((size_t)c.n_groups + 1));
+  int no = 0;
+  for (int gi = 0; gi < c.n_groups; gi++) {
     group *G = &c.groups[gi];
     if (G->dead || G->n < 2) continue;
+    qsort(G->members, (size_t)G->n, sizeof(int), cmp_int);
+    int e = no++;
+    while (e > 0 && c.groups[order[e - 1]].members[c.groups[order[e - 1]].n - 1] >
+                        G->members[G->n - 1]) {
+      order[e] = order[e - 1];
+      e--;
+    }
+    order[e] = gi;
+  }
+  for (int q = 0; q < no && !rc; q++) {
+    int gi = order[q];
     char name[32];
     int one;
     fused_name(g, &counter, name, sizeof name);
@@ -989,6 +996,7 @@ int pass_fuse(ir_graph *g, pass_ctx *ctx, kiln_diag *d) {
     if (!one) counter--; /* the name stays free */
     made += one;
   }
+  free(order);
   for (int gi = 0; gi < c.n_groups; gi++) free(c.groups[gi].members);
   free(c.groups);
   free(c.gid);

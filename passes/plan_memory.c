@@ -52,6 +52,7 @@ typedef struct {
   int64_t *size;   /* aligned slot size */
   int *start, *end; /* steps */
   int *buf;        /* buffer of the value (its own, or the one it reuses) */
+  int *root;       /* the value a view aliases (views of views followed); v itself */
 } liveness;
 
 static void liveness_free(liveness *l) {
@@ -60,6 +61,17 @@ static void liveness_free(liveness *l) {
   free(l->start);
   free(l->end);
   free(l->buf);
+  free(l->root);
+}
+
+/* The input whose memory the result of node n aliases when n is a view
+ * (ir_op_is_view: the same bytes, reinterpreted), else -1. */
+static int view_input(const ir_graph *g, const ir_node *n) {
+  if (n->dead || n->body || !ir_op_is_view(n->op) || n->n_out != 1 || n->n_in < 1 || n->in[0] < 0)
+    return -1;
+  const ir_value *x = &g->values[n->in[0]], *y = &g->values[n->out[0]];
+  if (!x->typed || !y->typed || ir_type_nbytes(&x->type) != ir_type_nbytes(&y->type)) return -1;
+  return n->in[0];
 }
 
 static void liveness_build(const ir_graph *g, liveness *l) {
@@ -70,21 +82,34 @@ static void liveness_build(const ir_graph *g, liveness *l) {
   l->start = kiln_xcalloc((size_t)nv + 1, sizeof(int));
   l->end = kiln_xcalloc((size_t)nv + 1, sizeof(int));
   l->buf = kiln_xmalloc(sizeof(int) * ((size_t)nv + 1));
+  l->root = kiln_xmalloc(sizeof(int) * ((size_t)nv + 1));
+  for (int v = 0; v < nv; v++) l->root[v] = v;
+  /* views alias their input (node order: a view's input is resolved first) */
+  for (int i = 0; i < g->n_nodes; i++) {
+    int x = view_input(g, &g->nodes[i]);
+    if (x >= 0) l->root[g->nodes[i].out[0]] = l->root[x];
+  }
   for (int v = 0; v < nv; v++) {
     const ir_value *val = &g->values[v];
     l->buf[v] = v;
     l->arena[v] = val->kind == IR_VAL_NODE && !val->dead && val->typed && val->producer >= 0 &&
-                  !g->nodes[val->producer].dead;
+                  !g->nodes[val->producer].dead && l->root[v] == v;
     if (!l->arena[v]) continue;
     l->size[v] = align_up(ir_type_nbytes(&val->type));
     l->start[v] = l->end[v] = val->producer;
   }
-  for (int k = 0; k < g->n_outputs; k++) l->arena[g->outputs[k]] = 0;
+  /* graph outputs, and what a view that is an output aliases, live in the
+   * caller's buffers */
+  for (int k = 0; k < g->n_outputs; k++) l->arena[l->root[g->outputs[k]]] = 0;
+  /* a use of a view is a use of the memory it aliases */
   for (int i = 0; i < g->n_nodes; i++) {
     const ir_node *n = &g->nodes[i];
     if (n->dead) continue;
-    for (int k = 0; k < n->n_in; k++)
-      if (n->in[k] >= 0 && l->arena[n->in[k]] && l->end[n->in[k]] < i) l->end[n->in[k]] = i;
+    for (int k = 0; k < n->n_in; k++) {
+      if (n->in[k] < 0) continue;
+      int r = l->root[n->in[k]];
+      if (l->arena[r] && l->end[r] < i) l->end[r] = i;
+    }
   }
 }
 
@@ -98,7 +123,9 @@ static int in_place_node(const ir_node *n) {
 /* x may share a slot with o, the result of node i: an arena input of i whose
  * last use is i, of o's type. */
 static int in_place_pair(const ir_graph *g, const liveness *l, int i, int x, int o) {
-  return x >= 0 && l->arena[x] && l->arena[o] && l->size[x] > 0 && l->end[x] == i &&
+  if (x < 0) return 0;
+  int r = l->root[x]; /* x may be a view of the memory r */
+  return l->arena[r] && l->arena[o] && l->size[r] > 0 && l->end[r] == i &&
          ir_type_equal(&g->values[x].type, &g->values[o].type);
 }
 
@@ -116,7 +143,7 @@ static int merge_in_place(const ir_graph *g, liveness *l, const int64_t *offs) {
       int x = n->in[k];
       if (!in_place_pair(g, l, i, x, o)) continue;
       if (offs && offs[x] != offs[o]) continue;
-      l->buf[o] = l->buf[x]; /* x is the last of its chain: it dies here */
+      l->buf[o] = l->buf[l->root[x]]; /* x is the last of its chain: it dies here */
       count++;
       break;
     }
@@ -289,6 +316,9 @@ int plan_memory_run(ir_graph *g, plan_strategy s, int in_place, plan_stats *st, 
   }
   for (int v = 0; v < g->n_values; v++)
     g->values[v].offset = l.arena[v] ? best_off[b.of_value[v]] : -1;
+  /* views: the offset of the memory they alias */
+  for (int v = 0; v < g->n_values; v++)
+    if (l.root[v] != v) g->values[v].offset = g->values[l.root[v]].offset;
   g->arena_bytes = best;
   st->arena_bytes = best;
   KILN_ASSERT(best >= st->lower_bound_bytes && best <= st->naive_bytes);
@@ -338,7 +368,7 @@ static int planned_in_place(const ir_graph *g, const liveness *l, int x, int o) 
     return 0;
   const ir_node *n = &g->nodes[i];
   for (int k = 0; k < n->n_in; k++)
-    if (n->in[k] == x) return in_place_pair(g, l, i, x, o);
+    if (n->in[k] >= 0 && l->root[n->in[k]] == x) return in_place_pair(g, l, i, n->in[k], o);
   return 0;
 }
 
@@ -353,6 +383,17 @@ int plan_memory_check(const ir_graph *g, kiln_diag *d) {
   int n = 0;
   for (int v = 0; v < l.nv && !rc; v++) {
     const ir_value *val = &g->values[v];
+    if (!l.arena[v] && l.root[v] != v) {
+      /* a view: where its memory is */
+      int64_t want = g->values[l.root[v]].offset;
+      if (!l.arena[l.root[v]]) want = -1;
+      if (val->offset != want && !val->dead)
+        rc = kiln_diag_error(d, KILN_E_INVALID, "%s: view '%s' has offset %lld, not %lld (that "
+                             "of '%s', whose memory it aliases)",
+                             src, val->name, (long long)val->offset, (long long)want,
+                             g->values[l.root[v]].name);
+      continue;
+    }
     if (!l.arena[v]) {
       if (val->offset != -1 && !val->dead)
         rc = kiln_diag_error(d, KILN_E_INVALID, "%s: '%s' lives outside the arena but has offset %lld",

@@ -9,6 +9,10 @@ packages=(
   libffi-dev                            # runtime: generic typed calls
   check                                 # unit test framework
   libprotobuf-c-dev protobuf-c-compiler # ONNX frontend
+  clang libclang-rt-14-dev              # fuzzing (tests/fuzz): clang 14 and libFuzzer
+  # AArch64 end-to-end tests (tests/cross): the cross C compiler and libc,
+  # and qemu-aarch64 to run the result (about 56 MB to fetch, 270 MB on disk)
+  gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user
 )
 
 missing=()

@@ -165,7 +165,9 @@ static const char *inspect_help =
     "usage: kiln inspect MODEL [options]\n"
     "\n"
     "Prints the model's inputs and outputs, an op histogram, the number of\n"
-    "trainable parameters and memory estimates (see docs/cli.md).\n"
+    "trainable parameters, memory estimates, and the kernels and bytes of\n"
+    "intermediates written per inference before and after fusion (see\n"
+    "docs/cli.md).\n"
     "\n"
     "  --json                 print the report as JSON\n"
     "  --memory               add the memory plan (docs/passes.md): naive_bytes,\n"
@@ -1353,6 +1355,11 @@ static int cmd_inspect(args *a) {
            "\"training_momentum\": %lld, \"training_adam\": %lld}",
            (long long)r.mem_inference, (long long)r.mem_train_sgd,
            (long long)r.mem_train_momentum, (long long)r.mem_train_adam);
+    printf(",\n  \"fusion\": {\"kernels_before\": %d, \"kernels_after\": %d, "
+           "\"intermediate_bytes_before\": %lld, \"intermediate_bytes_after\": %lld}",
+           r.kernels_before_fusion, r.kernels_after_fusion,
+           (long long)r.intermediate_bytes_before_fusion,
+           (long long)r.intermediate_bytes_after_fusion);
     if (o.memory)
       printf(",\n  \"memory_plan\": {\"naive_bytes\": %lld, \"lower_bound_bytes\": %lld, "
              "\"arena_bytes\": %lld, \"peak_default_order_bytes\": %lld, "
@@ -1390,6 +1397,14 @@ static int cmd_inspect(args *a) {
     printf("memory_training_sgd_bytes: %lld\n", (long long)r.mem_train_sgd);
     printf("memory_training_momentum_bytes: %lld\n", (long long)r.mem_train_momentum);
     printf("memory_training_adam_bytes: %lld\n", (long long)r.mem_train_adam);
+    if (r.kernels_before_fusion >= 0 && r.kernels_after_fusion >= 0) {
+      printf("kernels_before_fusion: %d\n", r.kernels_before_fusion);
+      printf("kernels_after_fusion: %d\n", r.kernels_after_fusion);
+      printf("intermediate_bytes_before_fusion: %lld\n",
+             (long long)r.intermediate_bytes_before_fusion);
+      printf("intermediate_bytes_after_fusion: %lld\n",
+             (long long)r.intermediate_bytes_after_fusion);
+    }
     if (o.memory) {
       printf("naive_bytes: %lld\n", (long long)mr.naive_bytes);
       printf("lower_bound_bytes: %lld\n", (long long)mr.lower_bound_bytes);

@@ -147,6 +147,7 @@ cg_emit_fn cg_emitter(ir_op op) {
   case IR_OP_TRILU: return cg_emit_trilu;
   case IR_OP_ONE_HOT: return cg_emit_one_hot;
   case IR_OP_RESIZE: return cg_emit_resize;
+  case IR_OP_FUSED: return cg_emit_fused;
   default: return NULL;
   }
 }
@@ -242,7 +243,7 @@ static int prepare_nodes(layout *lay, cg_prep *preps, int *uses) {
   for (int i = 0; i < g->n_nodes; i++) a->blob_off[i] = -1;
   for (int i = 0; i < g->n_nodes; i++) {
     const ir_node *n = &g->nodes[i];
-    cg_prep_fn prep = n->dead ? NULL : cg_preparer(n->op);
+    cg_prep_fn prep = n->dead ? NULL : n->op == IR_OP_FUSED ? cg_prep_fused : cg_preparer(n->op);
     if (!prep) continue;
     cg_kernel k;
     memset(&k, 0, sizeof k);
@@ -271,6 +272,30 @@ static int prepare_nodes(layout *lay, cg_prep *preps, int *uses) {
         uses[n->in[j]]--;
   }
   return KILN_OK;
+}
+
+/* A view node (ir_op_is_view) whose result aliases its input: no kernel,
+ * the input's storage. The memory plan must agree: the result has the
+ * input's offset (plan-memory gives views their input's; unplanned values
+ * have -1), else it is copied like any other result. */
+static int view_alias(const ir_graph *g, const ir_node *n) {
+  if (n->dead || n->body || !ir_op_is_view(n->op) || n->n_out != 1 || n->n_in < 1 || n->in[0] < 0)
+    return 0;
+  const ir_value *x = &g->values[n->in[0]], *y = &g->values[n->out[0]];
+  return x->typed && y->typed && ir_type_nbytes(&x->type) == ir_type_nbytes(&y->type) &&
+         x->offset == y->offset;
+}
+
+/* v is the result of an aliasing view. */
+static int is_view_value(const ir_graph *g, int v) {
+  const ir_value *val = &g->values[v];
+  return val->kind == IR_VAL_NODE && val->producer >= 0 && view_alias(g, &g->nodes[val->producer]);
+}
+
+/* The value a chain of aliasing views starts from. */
+static int view_root(const ir_graph *g, int v) {
+  while (is_view_value(g, v)) v = g->nodes[g->values[v].producer].in[0];
+  return v;
 }
 
 static int plan_storage(layout *lay) {
@@ -306,19 +331,31 @@ static int plan_storage(layout *lay) {
   }
   for (int i = 0; i < g->n_nodes; i++) free(preps[i].blob);
   free(preps);
-  /* graph outputs produced by kernels go straight to the caller's buffer */
+  /* graph outputs produced by kernels go straight to the caller's buffer;
+   * so does the value a view that is an output aliases, when it is made by
+   * a kernel and is no output itself */
   for (int j = 0; j < g->n_outputs; j++) {
     int v = g->outputs[j];
-    if (a->st[v].kind == CG_ST_NONE && is_live_node_output(g, v)) {
+    if (a->st[v].kind == CG_ST_NONE && is_live_node_output(g, v) && !is_view_value(g, v)) {
       a->st[v].kind = CG_ST_OUTPUT;
       a->st[v].index = j;
+    }
+  }
+  for (int j = 0; j < g->n_outputs; j++) {
+    int v = g->outputs[j];
+    if (!is_view_value(g, v)) continue;
+    int r = view_root(g, v);
+    if (a->st[r].kind == CG_ST_NONE && is_live_node_output(g, r)) {
+      a->st[r].kind = CG_ST_OUTPUT;
+      a->st[r].index = j;
     }
   }
   /* intermediates: planned offsets first, the rest bump-allocated after them */
   int64_t end = g->arena_bytes > 0 ? g->arena_bytes : 0;
   for (int v = 0; v < g->n_values; v++) {
     const ir_value *val = &g->values[v];
-    if (a->st[v].kind == CG_ST_NONE && is_live_node_output(g, v) && val->offset >= 0) {
+    if (a->st[v].kind == CG_ST_NONE && is_live_node_output(g, v) && val->offset >= 0 &&
+        !is_view_value(g, v)) {
       int64_t e = val->offset + ir_type_nbytes(&val->type);
       if (e > end) end = e;
     }
@@ -326,7 +363,8 @@ static int plan_storage(layout *lay) {
   end = align_up(end);
   for (int v = 0; v < g->n_values && !rc; v++) {
     const ir_value *val = &g->values[v];
-    if (a->st[v].kind != CG_ST_NONE || !is_live_node_output(g, v)) continue;
+    if (a->st[v].kind != CG_ST_NONE || !is_live_node_output(g, v) || is_view_value(g, v))
+      continue;
     a->st[v].kind = CG_ST_WORKSPACE;
     if (val->offset >= 0) {
       if (val->offset % ALIGN) {
@@ -341,6 +379,9 @@ static int plan_storage(layout *lay) {
       end = align_up(end + ir_type_nbytes(&val->type));
     }
   }
+  /* views: their input's storage (node order: inputs first) */
+  for (int i = 0; i < g->n_nodes; i++)
+    if (view_alias(g, &g->nodes[i])) a->st[g->nodes[i].out[0]] = a->st[g->nodes[i].in[0]];
   /* the kernels' scratch region, after the values */
   a->scratch_offset = align_up(end);
   a->workspace_size = align_up(a->scratch_offset + a->scratch_size);
@@ -363,7 +404,7 @@ static int emit_kernel(cgl *L, const ir_graph *g, const cg_artifact *a, int idx,
                        kiln_diag *d) {
   const ir_node *n = &g->nodes[idx];
   *fn = NULL;
-  if (cg_op_is_static(n->op)) return KILN_OK;
+  if (cg_op_is_static(n->op) || view_alias(g, n)) return KILN_OK;
   cg_emit_fn emit = cg_emitter(n->op);
   char desc[IR_MAX_NAME + 128];
   if (!emit)
@@ -788,9 +829,9 @@ static int check_graph(const ir_graph *g, kiln_diag *d) {
                              g->source, val->name, ir_dtype_name(val->type.dtype));
   }
   for (int i = 0; i < g->n_nodes; i++)
-    if (!g->nodes[i].dead && g->nodes[i].body) {
+    if (!g->nodes[i].dead && g->nodes[i].body && g->nodes[i].op != IR_OP_FUSED) {
       char desc[IR_MAX_NAME + 128];
-      return kiln_diag_error(d, KILN_E_UNSUPPORTED, "%s: %s: fused nodes are not supported yet",
+      return kiln_diag_error(d, KILN_E_UNSUPPORTED, "%s: %s: only fused nodes may have a body",
                              g->source, ir_node_desc(g, &g->nodes[i], desc, sizeof desc));
     }
   return KILN_OK;

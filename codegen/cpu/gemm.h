@@ -6,8 +6,9 @@
  * Shapes are static, so the plan (micro-tile, blocking, task split) is
  * chosen at compile time from the shapes and the target's vector
  * registers. A constant operand is packed now (pack.c) into the
- * micro-kernel's layout and stored as the kernel's blob; the other is
- * packed at run time into the kernel's scratch.
+ * micro-kernel's layout and stored as the kernel's blob; a run-time B is
+ * packed panel by panel into the kernel's scratch (a dense copy or
+ * im2col), a run-time A is read in place.
  *
  * Layouts, for one matrix (block p of K starts at k0 = p * kc_full and has
  * kc = min(kc_full, K - k0) rows):
@@ -90,6 +91,16 @@ typedef struct {
   /* task split (cg_gemm_split) */
   int64_t mb, nb; /* rows / columns per task: multiples of mr / nr */
 } cg_gemm;
+
+/* A masked load with stride 2 as two vector loads and a shuffle (no
+ * gather): lane i of the result is base[2 i] when lo <= i < hi and
+ * pos0 + 2 i lies in [0, lim), else pass[i] (lo, hi, pos0: i32). */
+LLVMValueRef cg_load_stride2(cg_kernel *k, LLVMTypeRef et, int vl, LLVMValueRef base,
+                             LLVMValueRef pos0, int64_t lim, LLVMValueRef lo, LLVMValueRef hi,
+                             LLVMValueRef pass);
+
+/* 1 when im2col packs B with gathers (small last dims, strides > 2). */
+int cg_im2col_gathers(const cg_im2col *im, const cg_gemm_plan *p);
 
 /* Chooses the task split and returns the scratch bytes per thread. */
 int64_t cg_gemm_split(cg_gemm *g);

@@ -183,6 +183,8 @@ typedef struct cg_prep {
 typedef int (*cg_prep_fn)(cg_kernel *k, cg_prep *p);
 /* The preparer of an op; NULL when its kernel needs nothing prepared. */
 cg_prep_fn cg_preparer(ir_op op);
+/* The preparer of fused contractions (kernels_fused.c): the contraction's. */
+int cg_prep_fused(cg_kernel *k, cg_prep *p);
 
 /* ---- threads (parallel.c) -----------------------------------------------------------------
  * cgk_parallel(k, n, body, user) runs body for tasks t = 0 .. n-1 on the
@@ -246,6 +248,10 @@ int cg_emit_space_to_depth(cg_kernel *k);
 int cg_emit_trilu(cg_kernel *k);
 int cg_emit_one_hot(cg_kernel *k);
 int cg_emit_resize(cg_kernel *k);
+
+/* Fused kernels (kernels_fused.c): the emitter and preparer of `fused`
+ * nodes (passes/fuse.c), by their kind. */
+int cg_emit_fused(cg_kernel *k);
 
 /* Ops whose outputs depend only on attributes and input types (range,
  * shape, size, constant_of_shape): emit.c evaluates them at compile time

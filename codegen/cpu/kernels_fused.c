@@ -52,6 +52,25 @@ static void fbody_free(fbody *f) {
 
 static int fused_unsupported(cg_kernel *k, const char *msg) { return cgk_unsupported(k, "%s", msg); }
 
+static int same_dims(const ir_type *a, const ir_type *b) {
+  return a->rank == b->rank && !memcmp(a->dims, b->dims, sizeof(int64_t) * (size_t)a->rank);
+}
+
+/* Fused inputs read by the body nodes sel[] marks (sel NULL: by every node
+ * but the anchor; with_anchor: also by the anchor's input 0, or, for
+ * `params`, by its other inputs), into used[n_in]. */
+static void inputs_read(const fbody *f, const char *sel, int want, char *used) {
+  const ir_graph *b = f->b;
+  for (int i = 0; i < b->n_nodes; i++) {
+    const ir_node *n = &b->nodes[i];
+    if (n->dead || i == f->anchor || (sel && sel[i] != want)) continue;
+    for (int k = 0; k < n->n_in; k++)
+      if (n->in[k] >= 0 && f->pin[n->in[k]] >= 0) used[f->pin[n->in[k]]] = 1;
+  }
+  for (int j = 0; j < b->n_outputs; j++)
+    if (f->pin[b->outputs[j]] >= 0) used[f->pin[b->outputs[j]]] = 1;
+}
+
 static int fbody_init(cg_kernel *k, fbody *f) {
   memset(f, 0, sizeof *f);
   const ir_graph *b = k->n->body;
@@ -351,6 +370,7 @@ typedef struct {
   int rank;              /* of the contraction's result (simplified) */
   int64_t dims[IR_MAX_RANK];
   int64_t (*st)[IR_MAX_RANK]; /* fused input -> strides over dims */
+  int lanes_on_axis;     /* an emitter's vector never leaves dims' last axis */
   int calls;
   int rc;
 } epi_ctx;
@@ -378,39 +398,76 @@ static void epi_offsets(cg_kernel *k, const epi_ctx *c, LLVMValueRef idx, LLVMVa
   for (int j = 0; j < f->n_out; j++) off[f->n_in + j] = idx;
 }
 
-static LLVMValueRef epi_scalar(cg_kernel *k, epi_ctx *c, LLVMValueRef v, LLVMValueRef idx) {
+/* The epilogue at one element: v is the contraction's value there, off[]
+ * the element's offsets (fused inputs, then results). Stores the other
+ * results; returns the target's value. */
+static LLVMValueRef epi_eval(cg_kernel *k, epi_ctx *c, LLVMValueRef v, LLVMValueRef *off) {
   const fbody *f = c->f;
   felem e;
   memset(&e, 0, sizeof e);
   e.k = k;
   e.f = f;
   e.val = kiln_xcalloc((size_t)f->b->n_values + 1, sizeof(LLVMValueRef));
-  LLVMValueRef *off = kiln_xcalloc((size_t)(f->n_in + f->n_out) + 1, sizeof(LLVMValueRef));
-  epi_offsets(k, c, idx, off);
   e.off = off;
   e.val[f->b->nodes[f->anchor].out[0]] = v;
   store_results(&e, off + f->n_in, c->target);
   LLVMValueRef r = eval_value(&e, f->b->outputs[c->target]);
   if (e.rc && !c->rc) c->rc = e.rc;
   free(e.val);
+  return r;
+}
+
+static LLVMValueRef epi_scalar(cg_kernel *k, epi_ctx *c, LLVMValueRef v, LLVMValueRef idx) {
+  const fbody *f = c->f;
+  LLVMValueRef *off = kiln_xcalloc((size_t)(f->n_in + f->n_out) + 1, sizeof(LLVMValueRef));
+  epi_offsets(k, c, idx, off);
+  LLVMValueRef r = epi_eval(k, c, v, off);
   free(off);
   return r;
+}
+
+/* A vector of W consecutive elements: a loop over its lanes (LLVM unrolls
+ * and re-vectorises a small epilogue; a large one stays one copy). Lanes
+ * that stay on the nest's last axis step every offset by that axis's
+ * stride; otherwise each lane finds its offsets itself. */
+static LLVMValueRef epi_vector(cg_kernel *k, epi_ctx *c, LLVMValueRef v, LLVMValueRef idx) {
+  cgl *L = k->L;
+  const fbody *f = c->f;
+  int nops = f->n_in + f->n_out;
+  LLVMTypeRef t = LLVMTypeOf(v);
+  unsigned w = LLVMGetVectorSize(t);
+  LLVMValueRef *off0 = kiln_xcalloc((size_t)nops + 1, sizeof(LLVMValueRef));
+  LLVMValueRef *off = kiln_xcalloc((size_t)nops + 1, sizeof(LLVMValueRef));
+  if (c->lanes_on_axis) epi_offsets(k, c, idx, off0);
+  LLVMValueRef acc = cgl_alloca(L, t, "epi.v");
+  LLVMBuildStore(BLD, v, acc);
+  cgl_loop lp;
+  LLVMValueRef l = cgl_loop_begin(L, &lp, cgl_i64(L, 0), cgl_i64(L, (int64_t)w), "lane");
+  LLVMValueRef cur = LLVMBuildLoad2(BLD, t, acc, "");
+  LLVMValueRef x = LLVMBuildExtractElement(BLD, cur, l, "");
+  LLVMValueRef at = cgk_add(k, idx, l);
+  if (c->lanes_on_axis) {
+    for (int i = 0; i < f->n_in; i++) {
+      int64_t s = c->rank > 0 ? c->st[i][c->rank - 1] : 0;
+      off[i] = s ? cgk_add(k, off0[i], cgk_muli(k, l, s)) : off0[i];
+    }
+    for (int j = 0; j < f->n_out; j++) off[f->n_in + j] = at;
+  } else {
+    epi_offsets(k, c, at, off);
+  }
+  LLVMValueRef y = epi_eval(k, c, x, off);
+  LLVMBuildStore(BLD, LLVMBuildInsertElement(BLD, LLVMBuildLoad2(BLD, t, acc, ""), y, l, ""), acc);
+  cgl_loop_end(L, &lp);
+  free(off0);
+  free(off);
+  return LLVMBuildLoad2(BLD, t, acc, "");
 }
 
 static LLVMValueRef epilogue_cb(cg_kernel *k, LLVMValueRef v, LLVMValueRef idx, void *user) {
   epi_ctx *c = user;
   c->calls++;
-  LLVMTypeRef t = LLVMTypeOf(v);
-  if (LLVMGetTypeKind(t) != LLVMVectorTypeKind) return epi_scalar(k, c, v, idx);
-  unsigned w = LLVMGetVectorSize(t);
-  LLVMValueRef r = LLVMGetUndef(t);
-  for (unsigned l = 0; l < w; l++) {
-    LLVMValueRef lane = cgl_i32(k->L, (int32_t)l);
-    LLVMValueRef x = LLVMBuildExtractElement(BLD, v, lane, "");
-    LLVMValueRef y = epi_scalar(k, c, x, cgk_addi(k, idx, l));
-    r = LLVMBuildInsertElement(BLD, r, y, lane, "");
-  }
-  return r;
+  if (LLVMGetTypeKind(LLVMTypeOf(v)) != LLVMVectorTypeKind) return epi_scalar(k, c, v, idx);
+  return epi_vector(k, c, v, idx);
 }
 
 typedef struct {
@@ -480,9 +537,6 @@ static int check_contraction(cg_kernel *k, const fbody *f) {
   for (int j = 0; j < b->n_outputs; j++)
     if (!ir_type_equal(&b->values[b->outputs[j]].type, yt))
       return cgk_unsupported(k, "a result of another type than the contraction's");
-  for (int i = 0; i < b->n_nodes; i++)
-    if (i != f->anchor && !b->nodes[i].dead && b->nodes[i].out[0] == a->in[0])
-      return cgk_unsupported(k, "ops before the contraction");
   return KILN_OK;
 }
 
@@ -499,16 +553,31 @@ static int emit_contraction(cg_kernel *k, const fbody *f) {
   /* every fused input broadcast to the result; simplified with the result */
   fnest n;
   fnest_init(&n, yt->rank, yt->dims, k->n_in + 1);
-  for (int i = 0; i < k->n_in; i++)
+  char *used = kiln_xcalloc((size_t)k->n_in + 1, 1);
+  inputs_read(f, NULL, 0, used);
+  for (int i = 0; i < k->n_in && !rc; i++)
     if (!bcast_strides(k->in_t[i], yt->rank, yt->dims, n.st[i])) {
-      /* an operand of the contraction itself: not read by the epilogue */
+      /* an operand of the contraction only: the epilogue never reads it */
       memset(n.st[i], 0, sizeof n.st[i]);
+      if (used[i]) rc = cgk_unsupported(k, "input %d does not broadcast to the result", i);
     }
+  free(used);
+  if (rc) {
+    fnest_free(&n);
+    return rc;
+  }
   contig_strides(yt->rank, yt->dims, n.st[k->n_in]);
   fnest_simplify(&n);
   c.rank = n.rank;
   memcpy(c.dims, n.dims, sizeof c.dims);
   c.st = n.st;
+  /* an emitter's vector stays within the last axis of a matmul result and
+   * within one spatial plane of a conv result (kernels.h): when the nest's
+   * last axis covers that span, lanes step along it */
+  int first = a->op == IR_OP_MATMUL ? yt->rank - 1 : 2;
+  int64_t span = 1;
+  for (int d = first < 0 ? 0 : first; d < yt->rank; d++) span *= yt->dims[d];
+  c.lanes_on_axis = c.rank > 0 && span > 0 && c.dims[c.rank - 1] % span == 0;
   LLVMValueRef *in = kiln_xcalloc((size_t)a->n_in + 1, sizeof(LLVMValueRef));
   const ir_type **in_t = kiln_xcalloc((size_t)a->n_in + 1, sizeof(ir_type *));
   const void **in_const = kiln_xcalloc((size_t)a->n_in + 1, sizeof(void *));
@@ -763,6 +832,10 @@ static int emit_reduction(cg_kernel *k, fbody *f) {
   c.rank = x->rank;
   memcpy(c.dims, x->dims, sizeof c.dims);
   int keep = 1;
+  /* softmax and the norms: the result has the input's shape, written at
+   * every element; reduce_*: one result per kept position */
+  int full = c.op == IR_OP_SOFTMAX || c.op == IR_OP_LOG_SOFTMAX || c.op == IR_OP_LAYER_NORM ||
+             c.op == IR_OP_RMS_NORM;
   switch (c.op) {
   case IR_OP_SOFTMAX:
   case IR_OP_LOG_SOFTMAX: c.red[norm_axis(ir_attr_int(a, "axis"), x->rank)] = 1; break;
@@ -798,6 +871,17 @@ static int emit_reduction(cg_kernel *k, fbody *f) {
   default: return cgk_unsupported(k, "%s in a fused reduction", ir_op_name(c.op));
   }
   mark_prologue(f);
+  /* the epilogue of a reduce_* runs once per result: it cannot read the
+   * prologue's per-element values */
+  for (int i = 0; i < b->n_nodes && !full; i++) {
+    const ir_node *n = &b->nodes[i];
+    if (n->dead || f->pro[i] || i == f->anchor) continue;
+    for (int q = 0; q < n->n_in; q++) {
+      int p = n->in[q] >= 0 ? b->values[n->in[q]].producer : -1;
+      if (p >= 0 && f->pro[p])
+        return cgk_unsupported(k, "an epilogue that reads the reduction's prologue");
+    }
+  }
   /* results: the anchor's or the epilogue's, of y's shape */
   for (int j = 0; j < b->n_outputs; j++) {
     int v = b->outputs[j], p = b->values[v].producer;
@@ -815,22 +899,37 @@ static int emit_reduction(cg_kernel *k, fbody *f) {
   int64_t (*st)[IR_MAX_RANK] = kiln_xcalloc((size_t)c.n_ops + 1, sizeof *st);
   int64_t ys[IR_MAX_RANK];
   int rc = KILN_OK;
+  /* which inputs the prologue (and the anchor) and the epilogue read */
+  char *pro_in = kiln_xcalloc((size_t)k->n_in + 1, 1), *epi_in = kiln_xcalloc((size_t)k->n_in + 1, 1);
+  inputs_read(f, f->pro, 1, pro_in);
+  inputs_read(f, f->pro, 0, epi_in);
+  for (int p = 0; p < a->n_in; p++)
+    if (a->in[p] >= 0 && f->pin[a->in[p]] >= 0) pro_in[f->pin[a->in[p]]] = 1;
   for (int i = 0; i < k->n_in && !rc; i++) {
     int64_t s[IR_MAX_RANK];
     if (bcast_strides(k->in_t[i], x->rank, x->dims, s)) memcpy(st[i], s, sizeof s);
+    else if (pro_in[i]) rc = cgk_unsupported(k, "input %d does not broadcast to the reduction's input", i);
     if (bcast_strides(k->in_t[i], y->rank, y->dims, s)) {
       for (int d = 0, yd = 0; d < x->rank; d++) {
         if (c.red[d] && !keep) continue;
-        st[k->n_in + i][d] = c.red[d] ? 0 : s[yd];
+        st[k->n_in + i][d] = c.red[d] && !full ? 0 : s[yd];
         yd++;
       }
+    } else if (epi_in[i]) {
+      rc = cgk_unsupported(k, "input %d does not broadcast to the reduction's result", i);
     }
+  }
+  free(pro_in);
+  free(epi_in);
+  if (rc) {
+    free(st);
+    return rc;
   }
   contig_strides(y->rank, y->dims, ys);
   for (int j = 0; j < k->n_out; j++)
     for (int d = 0, yd = 0; d < x->rank; d++) {
       if (c.red[d] && !keep) continue;
-      st[2 * k->n_in + j][d] = c.red[d] ? 0 : ys[yd];
+      st[2 * k->n_in + j][d] = c.red[d] && !full ? 0 : ys[yd];
       yd++;
     }
   /* outer: the kept axes; inner: the reduced ones (x's order both) */
@@ -875,6 +974,49 @@ int cg_emit_fused(cg_kernel *k) {
     else if (!strcmp(kind, "contraction")) rc = emit_contraction(k, &f);
     else if (!strcmp(kind, "reduction")) rc = emit_reduction(k, &f);
     else rc = cgk_unsupported(k, "fused kernels of kind '%s'", kind);
+  }
+  fbody_free(&f);
+  return rc;
+}
+
+/* Compile-time preparation of a fused contraction: the contraction's own
+ * preparer (pre-packed weights, scratch) on the body's contraction, its
+ * constant inputs mapped from the fused node's. */
+int cg_prep_fused(cg_kernel *k, cg_prep *p) {
+  if (!k->n->body || strcmp(ir_attr_str(k->n, "kind"), "contraction")) return KILN_OK;
+  fbody f;
+  int rc = fbody_init(k, &f);
+  if (!rc) rc = check_contraction(k, &f);
+  cg_prep_fn prep = rc ? NULL : cg_preparer(f.b->nodes[f.anchor].op);
+  if (prep) {
+    const ir_node *a = &f.b->nodes[f.anchor];
+    LLVMValueRef *in = kiln_xcalloc((size_t)a->n_in + 1, sizeof(LLVMValueRef));
+    const ir_type **in_t = kiln_xcalloc((size_t)a->n_in + 1, sizeof(ir_type *));
+    const void **in_const = kiln_xcalloc((size_t)a->n_in + 1, sizeof(void *));
+    cg_kernel sk;
+    sub_kernel(k, &f, &sk, in, in_t, in_const);
+    const ir_type *yt = &f.b->values[a->out[0]].type;
+    sk.out_t = &yt;
+    cg_prep sp;
+    memset(&sp, 0, sizeof sp);
+    rc = prep(&sk, &sp);
+    p->blob = sp.blob;
+    p->blob_size = sp.blob_size;
+    p->scratch = sp.scratch;
+    /* a constant the blob replaces is not needed in memory when the
+     * contraction is its only reader */
+    int *uses = kiln_xcalloc((size_t)f.b->n_values + 1, sizeof(int));
+    ir_count_uses(f.b, uses);
+    for (int i = 0; i < a->n_in && i < 64; i++) {
+      if (!(sp.consumes >> i & 1) || a->in[i] < 0) continue;
+      int j = f.pin[a->in[i]], mine = 0;
+      for (int q = 0; q < a->n_in; q++) mine += a->in[q] == a->in[i];
+      if (j >= 0 && j < 64 && uses[a->in[i]] == mine) p->consumes |= UINT64_C(1) << j;
+    }
+    free(uses);
+    free(in);
+    free(in_t);
+    free(in_const);
   }
   fbody_free(&f);
   return rc;

@@ -5,7 +5,10 @@
  * with the micro-panel of B innermost in the cache hierarchy:
  *
  *   for each K block [k0, k0 + kc):                 (C accumulates across)
- *     A dense: pack the task's rows of A [mb x kc]  (scratch; stays in L2)
+ *     (the task's rows of A for the block, mb x kc, stay in L2: packed in
+ *     the blob, or a dense A read in place, each row lda apart, which
+ *     costs no packing and lets the micro-kernel address the rows with
+ *     constant displacements)
  *     for each panel jp of nr columns:
  *       B packed: its panel in the blob; else pack it [kc x nr] (scratch;
  *         stays in L1): a dense copy or im2col
@@ -116,6 +119,8 @@ void cg_gemm_plan_make(const cgl *L, ir_dtype t, int64_t M, int64_t N, int64_t K
       p->nv = b;
     }
   }
+  /* narrow products: no wider than N (less padding in packed B) */
+  if (p->nv > cdiv(N, p->vl)) p->nv = (int)imax(1, cdiv(N, p->vl));
   p->nr = p->nv * p->vl;
   p->M = M;
   p->N = N;
@@ -147,31 +152,34 @@ int64_t cg_gemm_packed_a_elems(const cg_gemm_plan *p) { return p->mpad * p->K; }
 int64_t cg_gemm_packed_b_elems(const cg_gemm_plan *p) { return p->npad * p->K; }
 
 /* Work per task (flops) worth a dispatch, and the most tasks a kernel gets. */
-#define TASK_MIN_FLOPS (1 << 19)
-#define TASK_MAX 256
-/* A task's packed A (mb x kc) stays in L2. */
-#define A_BLOCK_BYTES (256 << 10)
+#define TASK_MIN_FLOPS (1 << 20)
+#define TASK_MAX 64
+/* Splitting M repacks B's panels once per row block: blocks have at least
+ * this many rows (more for im2col with gathers, the costly packing). */
+#define REPACK_MIN 96
+#define REPACK_MIN_GATHER 256
 
+/* Tasks: batch entries x row blocks x column blocks. A dense A is read in
+ * place (no packing), so splitting N costs nothing; splitting M makes
+ * every row block pack B's panels again (when B is not pre-packed), so N
+ * is split first and M only into blocks of REPACK_MIN rows or more. */
 int64_t cg_gemm_split(cg_gemm *g) {
   const cg_gemm_plan *p = &g->p;
   double flops = 2.0 * (double)g->batch * (double)p->M * (double)p->N * (double)p->K;
   int64_t want = (int64_t)(flops / TASK_MIN_FLOPS);
   want = imax(1, imin(want, TASK_MAX));
   int64_t per_batch = cdiv(want, g->batch);
-  int64_t nblk = imin(per_batch, p->np);
-  int64_t mblk = imin(cdiv(per_batch, nblk), p->mp);
-  if (g->a_kind == CG_OPND_DENSE) {
-    int64_t rows = imax(p->mr, A_BLOCK_BYTES / imax(1, p->kc * p->esz) / p->mr * p->mr);
-    mblk = imax(mblk, cdiv(p->mpad, rows));
+  int64_t mmax = p->mp;
+  if (g->b_kind != CG_OPND_PACKED) {
+    int gathers = g->b_kind == CG_OPND_IM2COL && cg_im2col_gathers(&g->im, p);
+    mmax = imax(1, p->M / (gathers ? REPACK_MIN_GATHER : REPACK_MIN));
   }
-  mblk = imax(1, imin(mblk, p->mp));
-  nblk = imax(1, nblk);
+  mmax = imin(mmax, p->mp);
+  int64_t nblk = imax(1, imin(per_batch, p->np));
+  int64_t mblk = imax(1, imin(cdiv(per_batch, nblk), mmax));
   g->mb = cdiv(p->mp, mblk) * p->mr;
   g->nb = cdiv(p->np, nblk) * p->nr;
-  int64_t bytes = 0;
-  if (g->a_kind == CG_OPND_DENSE) bytes += g->mb * p->kc * p->esz;
-  if (g->b_kind != CG_OPND_PACKED) bytes += p->kc * p->nr * p->esz;
-  return bytes + 128;
+  return g->b_kind != CG_OPND_PACKED ? p->kc * p->nr * p->esz : 0;
 }
 
 /* ---- emission helpers -------------------------------------------------------------------- */
@@ -184,7 +192,7 @@ typedef struct {
   /* per task */
   LLVMValueRef a, b, c, bias; /* operand bases (element pointers) */
   LLVMValueRef c_off;         /* C's element offset in output 0 (i64) */
-  LLVMValueRef apk, bpk;      /* scratch: packed A block, packed B panel */
+  LLVMValueRef bpk;           /* scratch: the packed B panel */
   LLVMValueRef m_lo, m_hi, n_lo, n_hi;
   LLVMValueRef k0, kcur, first, last;
   LLVMValueRef ip_lo; /* first row panel of the task */
@@ -214,8 +222,6 @@ static void vstore(gctx *c, LLVMValueRef v, LLVMValueRef ptr) {
   LLVMValueRef s = LLVMBuildStore(c->k->L->b, v, ptr);
   LLVMSetAlignment(s, (unsigned)c->p->esz);
 }
-
-static LLVMTypeRef mask_t(gctx *c) { return LLVMVectorType(c->k->L->t_i1, (unsigned)c->p->vl); }
 
 /* <vl x i1>: lanes [0, n) set */
 static LLVMValueRef const_mask(gctx *c, int n) {
@@ -308,6 +314,9 @@ static void ukernel(gctx *c, LLVMValueRef ap, LLVMValueRef bp, LLVMValueRef m0, 
   cgl *L = k->L;
   const cg_gemm_plan *p = c->p;
   int nv = (int)cdiv(nvalid, p->vl);
+  /* A: packed (k steps mr apart) or in place (rows lda apart) */
+  int64_t a_ks = c->g->a_kind == CG_OPND_PACKED ? p->mr : 1;
+  int64_t a_rs = c->g->a_kind == CG_OPND_PACKED ? 1 : c->g->lda;
   int chains = 1;
   if (mr_eff * nv < 8) chains = (int)imin(4, cdiv(8, mr_eff * nv));
   KILN_ASSERT(chains * mr_eff * nv <= MAX_ACC);
@@ -331,11 +340,11 @@ static void ukernel(gctx *c, LLVMValueRef ap, LLVMValueRef bp, LLVMValueRef m0, 
     for (int u = 0; u < steps; u++) {
       LLVMValueRef kk = part == 0 ? add(k, mul(k, q, ci(k, chains)), ci(k, u)) : q;
       LLVMValueRef brow = gep(c, bp, mul(k, kk, ci(k, p->nr)));
-      LLVMValueRef arow = gep(c, ap, mul(k, kk, ci(k, p->mr)));
+      LLVMValueRef arow = gep(c, ap, mul(k, kk, ci(k, a_ks)));
       LLVMValueRef bv[8];
       for (int v = 0; v < nv; v++) bv[v] = vload(c, gep(c, brow, ci(k, v * p->vl)));
       for (int r = 0; r < mr_eff; r++) {
-        LLVMValueRef av = splat(k, cgl_load(L, c->et, arow, ci(k, r)), p->vl);
+        LLVMValueRef av = splat(k, cgl_load(L, c->et, arow, ci(k, r * a_rs)), p->vl);
         for (int v = 0; v < nv; v++) {
           LLVMValueRef a = ACC(u, r, v);
           cgk_set(k, a, fma_(c, av, bv[v], cgk_get(k, a)));
@@ -372,26 +381,6 @@ static void ukernel(gctx *c, LLVMValueRef ap, LLVMValueRef bp, LLVMValueRef m0, 
 
 /* ---- packing at run time ----------------------------------------------------------------- */
 
-/* The task's rows [m_lo, m_hi) of A, columns [k0, k0 + kcur), as panels
- * of mr rows (rows past M are left as they are: the edge micro-kernel
- * reads only its rows). */
-static void pack_a(gctx *c) {
-  cg_kernel *k = c->k;
-  cgl *L = k->L;
-  const cg_gemm_plan *p = c->p;
-  cgl_loop lm, lk;
-  LLVMValueRef m = cgl_loop_begin(L, &lm, c->m_lo, c->m_hi, "am");
-  LLVMValueRef rel = LLVMBuildSub(BLD, m, c->m_lo, "");
-  LLVMValueRef panel = LLVMBuildSDiv(BLD, rel, ci(k, p->mr), "");
-  LLVMValueRef r = LLVMBuildSRem(BLD, rel, ci(k, p->mr), "");
-  LLVMValueRef dst = gep(c, c->apk, add(k, mul(k, panel, mul(k, ci(k, p->mr), c->kcur)), r));
-  LLVMValueRef src = gep(c, c->a, add(k, mul(k, m, ci(k, c->g->lda)), c->k0));
-  LLVMValueRef kk = cgl_loop_begin(L, &lk, ci(k, 0), c->kcur, "ak");
-  cgl_store(L, cgl_load(L, c->et, src, kk), dst, mul(k, kk, ci(k, p->mr)));
-  cgl_loop_end(L, &lk);
-  cgl_loop_end(L, &lm);
-}
-
 /* B panel jp of a dense B (rows ldb apart) into bpk. */
 static void pack_b_dense(gctx *c, LLVMValueRef jp, int nvalid) {
   cg_kernel *k = c->k;
@@ -427,11 +416,12 @@ static void pack_b_dense(gctx *c, LLVMValueRef jp, int nvalid) {
 typedef struct {
   gctx *c;
   int nseg, nv, lanes; /* lanes: the per-lane mode */
+  int seg;             /* segments: the one being packed */
   LLVMValueRef chan;   /* x of channel c */
   LLVMValueRef kk0;    /* row of tap 0 of channel c in the panel */
   int64_t istr[IR_MAX_RANK];
   /* segments */
-  LLVMValueRef l0[MAX_SEG];                /* i64: first lane */
+  LLVMValueRef l0[MAX_SEG], l1[MAX_SEG];   /* i64: first lane, end */
   LLVMValueRef ib[MAX_SEG][IR_MAX_RANK];   /* i64: o_d * stride - pad, outer dims */
   LLVMValueRef iwb[MAX_SEG];               /* i64: last dim's input position at lane l0 */
   LLVMValueRef lmask[MAX_SEG][MAX_NV];     /* lanes of the segment, per vector */
@@ -458,6 +448,53 @@ static LLVMValueRef gather(gctx *c, LLVMValueRef base, LLVMValueRef idx, LLVMVal
   LLVMTypeRef tys[2] = {c->vt, LLVMTypeOf(ptrs)};
   LLVMValueRef args[4] = {ptrs, cgl_i32(L, c->p->esz), mask, pass};
   return cgl_intrinsic_n(L, "llvm.masked.gather", tys, 2, args, 4);
+}
+
+/* shufflevector mask: lanes first, first + step, ... (n of them) */
+static LLVMValueRef shuf_mask(cgl *L, int n, int first, int step, int dup) {
+  LLVMValueRef e[128];
+  for (int i = 0; i < n; i++) e[i] = cgl_i32(L, dup ? first + i / 2 : first + i * step);
+  return LLVMConstVector(e, (unsigned)n);
+}
+
+
+LLVMValueRef cg_load_stride2(cg_kernel *k, LLVMTypeRef et, int vl, LLVMValueRef base,
+                             LLVMValueRef pos0, int64_t lim, LLVMValueRef lo, LLVMValueRef hi,
+                             LLVMValueRef pass) {
+  cgl *L = k->L;
+  LLVMTypeRef vt = LLVMVectorType(et, (unsigned)vl);
+  LLVMValueRef pos = splat(k, pos0, vl), limv = splat(k, cgl_i32(L, (int32_t)lim), vl);
+  LLVMValueRef lo2 = splat(k, LLVMBuildShl(BLD, lo, cgl_i32(L, 1), ""), vl);
+  LLVMValueRef hi2 = splat(k, LLVMBuildShl(BLD, hi, cgl_i32(L, 1), ""), vl);
+  LLVMValueRef src[2];
+  for (int h = 0; h < 2; h++) {
+    /* source element e = h*vl + i: output lane e / 2, position pos0 + e */
+    LLVMValueRef e[64];
+    for (int i = 0; i < vl; i++) e[i] = cgl_i32(L, h * vl + i);
+    LLVMValueRef ev = LLVMConstVector(e, (unsigned)vl);
+    LLVMValueRef m = LLVMBuildICmp(BLD, LLVMIntULT, LLVMBuildAdd(BLD, pos, ev, ""), limv, "");
+    m = LLVMBuildAnd(BLD, m, LLVMBuildICmp(BLD, LLVMIntSGE, ev, lo2, ""), "");
+    m = LLVMBuildAnd(BLD, m, LLVMBuildICmp(BLD, LLVMIntSLT, ev, hi2, ""), "");
+    LLVMValueRef off = cgl_i64(L, h * vl);
+    LLVMValueRef ptr = LLVMBuildGEP2(BLD, et, base, &off, 1, "");
+    LLVMTypeRef tys[2] = {vt, L->t_ptr};
+    LLVMValueRef args[4] = {ptr, cgl_i32(L, (int32_t)(LLVMABISizeOfType(L->td, et))), m,
+                            LLVMConstNull(vt)};
+    src[h] = cgl_intrinsic_n(L, "llvm.masked.load", tys, 2, args, 4);
+  }
+  LLVMValueRef v = LLVMBuildShuffleVector(BLD, src[0], src[1], shuf_mask(L, vl, 0, 2, 0), "");
+  /* output lane i: lo <= i < hi and pos0 + 2 i in range */
+  LLVMValueRef io[64], io2[64];
+  for (int i = 0; i < vl; i++) {
+    io[i] = cgl_i32(L, i);
+    io2[i] = cgl_i32(L, 2 * i);
+  }
+  LLVMValueRef iov = LLVMConstVector(io, (unsigned)vl);
+  LLVMValueRef m = LLVMBuildICmp(
+      BLD, LLVMIntULT, LLVMBuildAdd(BLD, pos, LLVMConstVector(io2, (unsigned)vl), ""), limv, "");
+  m = LLVMBuildAnd(BLD, m, LLVMBuildICmp(BLD, LLVMIntSGE, iov, splat(k, lo, vl), ""), "");
+  m = LLVMBuildAnd(BLD, m, LLVMBuildICmp(BLD, LLVMIntSLT, iov, splat(k, hi, vl), ""), "");
+  return LLVMBuildSelect(BLD, m, v, pass, "");
 }
 
 static void im2col_tap(cg_kernel *k, LLVMValueRef *r, void *user) {
@@ -490,7 +527,8 @@ static void im2col_tap(cg_kernel *k, LLVMValueRef *r, void *user) {
     LLVMValueRef rl = mul(k, r[last], ci(k, im->dil[last]));
     LLVMValueRef rl32 = splat(k, LLVMBuildTrunc(BLD, rl, L->t_i32, ""), p->vl);
     LLVMValueRef lim = splat32(c, im->in[last]);
-    for (int sg = 0; sg < x->nseg; sg++) {
+    {
+      int sg = x->seg;
       LLVMValueRef ok = LLVMConstInt(L->t_i1, 1, 0), off = ci(k, 0);
       for (int d = 0; d < last; d++) {
         LLVMValueRef pos = add(k, x->ib[sg][d], mul(k, r[d], ci(k, im->dil[d])));
@@ -507,6 +545,20 @@ static void im2col_tap(cg_kernel *k, LLVMValueRef *r, void *user) {
           /* lane l reads x[off + l - l0] */
           LLVMValueRef base = add(k, LLVMBuildSub(BLD, off, x->l0[sg], ""), ci(k, v * p->vl));
           cur[v] = masked_load(c, gep_any(c, x->chan, base), m, cur[v]);
+        } else if (im->stride[last] == 2) {
+          /* lane l reads x[off + 2 (l - l0)]: two loads and the even lanes */
+          LLVMValueRef rel = LLVMBuildSub(BLD, ci(k, v * p->vl), x->l0[sg], "");
+          LLVMValueRef base = add(k, off, mul(k, rel, ci(k, 2)));
+          LLVMValueRef pos0 = add(k, add(k, x->iwb[sg], rl), mul(k, rel, ci(k, 2)));
+          /* the segment's lanes in this vector, none when outside x */
+          LLVMValueRef lo = LLVMBuildTrunc(BLD, LLVMBuildSub(BLD, x->l0[sg], ci(k, v * p->vl), ""),
+                                           L->t_i32, "");
+          LLVMValueRef hi = LLVMBuildTrunc(
+              BLD, LLVMBuildSub(BLD, x->l1[sg], ci(k, v * p->vl), ""), L->t_i32, "");
+          hi = LLVMBuildSelect(BLD, ok, hi, lo, "");
+          cur[v] = cg_load_stride2(k, c->et, p->vl, gep_any(c, x->chan, base),
+                                   LLVMBuildTrunc(BLD, pos0, L->t_i32, ""), im->in[last], lo, hi,
+                                   cur[v]);
         } else {
           /* lane l reads x[off + (l - l0) * stride]: x[off - l0*stride + l*stride] */
           LLVMValueRef lane = LLVMBuildSub(
@@ -521,7 +573,21 @@ static void im2col_tap(cg_kernel *k, LLVMValueRef *r, void *user) {
     }
   }
   LLVMValueRef dst = gep(c, c->bpk, mul(k, kk, ci(k, p->nr)));
-  for (int v = 0; v < x->nv; v++) vstore(c, cur[v], gep(c, dst, ci(k, v * p->vl)));
+  for (int v = 0; v < x->nv; v++) {
+    if (x->lanes)
+      vstore(c, cur[v], gep(c, dst, ci(k, v * p->vl)));
+    else /* the segment's lanes (zero where the taps fall outside x) */
+      masked_store(c, cur[v], gep(c, dst, ci(k, v * p->vl)), x->lmask[x->seg][v]);
+  }
+}
+
+/* Segments of a panel of nvalid positions (their most). */
+static int64_t im2col_segments(const cg_im2col *im, int64_t nvalid) {
+  return im->nsp == 1 ? 1 : 1 + cdiv(nvalid - 1, im->out[im->nsp - 1]);
+}
+
+int cg_im2col_gathers(const cg_im2col *im, const cg_gemm_plan *p) {
+  return im2col_segments(im, p->nr) > MAX_SEG || im->stride[im->nsp - 1] > 2;
 }
 
 static void pack_b_im2col(gctx *c, LLVMValueRef jp, int nvalid) {
@@ -542,7 +608,7 @@ static void pack_b_im2col(gctx *c, LLVMValueRef jp, int nvalid) {
   }
   int64_t isz = s;
   int64_t ow = im->out[last];
-  int64_t nseg = nsp == 1 ? 1 : 1 + cdiv(nvalid - 1, ow);
+  int64_t nseg = im2col_segments(im, nvalid);
   LLVMValueRef j0 = mul(k, jp, ci(k, p->nr));
   if (nseg > MAX_SEG) {
     x.lanes = 1;
@@ -567,6 +633,7 @@ static void pack_b_im2col(gctx *c, LLVMValueRef jp, int nvalid) {
       LLVMValueRef len = smin(k, LLVMBuildSub(BLD, ci(k, nvalid), l0, ""),
                               LLVMBuildSub(BLD, ci(k, ow), col, ""));
       x.l0[sg] = l0;
+      x.l1[sg] = add(k, l0, len);
       LLVMValueRef o = row;
       for (int d = last - 1; d >= 0; d--) {
         LLVMValueRef od = d ? LLVMBuildSRem(BLD, o, ci(k, im->out[d]), "") : o;
@@ -596,12 +663,19 @@ static void pack_b_im2col(gctx *c, LLVMValueRef jp, int nvalid) {
   /* channels of this K block */
   LLVMValueRef c0 = LLVMBuildSDiv(BLD, c->k0, ci(k, im->ksz), "");
   LLVMValueRef nch = LLVMBuildSDiv(BLD, c->kcur, ci(k, im->ksz), "");
-  cgl_loop lc;
-  LLVMValueRef ch = cgl_loop_begin(L, &lc, ci(k, 0), nch, "ch");
-  x.chan = gep(c, c->b, mul(k, add(k, c0, ch), ci(k, isz)));
-  x.kk0 = mul(k, ch, ci(k, im->ksz));
-  cgk_box_const(k, nsp, im->kernel, im2col_tap, &x);
-  cgl_loop_end(L, &lc);
+  /* segments one after the other (the later ones are often empty) */
+  for (int sg = 0; sg < (x.lanes ? 1 : x.nseg); sg++) {
+    cgl_if e;
+    if (sg > 0) cgl_if_begin(L, &e, LLVMBuildICmp(BLD, LLVMIntSGT, x.l1[sg], x.l0[sg], ""));
+    x.seg = sg;
+    cgl_loop lc;
+    LLVMValueRef ch = cgl_loop_begin(L, &lc, ci(k, 0), nch, "ch");
+    x.chan = gep(c, c->b, mul(k, add(k, c0, ch), ci(k, isz)));
+    x.kk0 = mul(k, ch, ci(k, im->ksz));
+    cgk_box_const(k, nsp, im->kernel, im2col_tap, &x);
+    cgl_loop_end(L, &lc);
+    if (sg > 0) cgl_if_end(L, &e);
+  }
 }
 
 /* ---- the task ---------------------------------------------------------------------------- */
@@ -638,8 +712,8 @@ static void row_panels(gctx *c, LLVMValueRef bp, LLVMValueRef n0, int nvalid) {
     LLVMValueRef ap;
     if (g->a_kind == CG_OPND_PACKED)
       ap = gep(c, c->a, add(k, mul(k, c->k0, ci(k, p->mpad)), mul(k, ip, mul(k, ci(k, p->mr), c->kcur))));
-    else
-      ap = gep(c, c->apk, mul(k, LLVMBuildSub(BLD, ip, ip_lo, ""), mul(k, ci(k, p->mr), c->kcur)));
+    else /* in place: rows lda apart */
+      ap = gep(c, c->a, add(k, mul(k, ip, ci(k, p->mr * g->lda)), c->k0));
     ukernel(c, ap, bp, mul(k, ip, ci(k, p->mr)), n0, edge ? rem : p->mr, nvalid);
     if (!edge)
       cgl_loop_end(L, &lp);
@@ -675,12 +749,7 @@ static void gemm_task(cg_kernel *k, LLVMValueRef t, void *user) {
   c.c_off = table(k, g->c_off, g->batch, b);
   c.c = gep(&c, k->out[0], c.c_off);
   if (g->bias_in >= 0) c.bias = gep(&c, k->in[g->bias_in], table(k, g->bias_off, g->batch, b));
-  int64_t a_bytes = g->a_kind == CG_OPND_DENSE ? g->mb * p->kc * p->esz : 0;
-  a_bytes = (a_bytes + 63) / 64 * 64;
-  if (k->scratch) {
-    c.apk = k->scratch;
-    c.bpk = cgl_byte_gep(L, k->scratch, a_bytes);
-  }
+  c.bpk = k->scratch;
   int rem_n = (int)(p->N % p->nr);
   cgl_loop lk;
   LLVMValueRef pb = cgl_loop_begin(L, &lk, ci(k, 0), ci(k, p->nkb), "kb");
@@ -688,7 +757,6 @@ static void gemm_task(cg_kernel *k, LLVMValueRef t, void *user) {
   c.kcur = smin(k, ci(k, p->kc), LLVMBuildSub(BLD, ci(k, p->K), c.k0, ""));
   c.first = LLVMBuildICmp(BLD, LLVMIntEQ, pb, ci(k, 0), "first");
   c.last = LLVMBuildICmp(BLD, LLVMIntEQ, pb, ci(k, p->nkb - 1), "last");
-  if (g->a_kind == CG_OPND_DENSE) pack_a(&c);
   LLVMValueRef jp_lo = LLVMBuildSDiv(BLD, c.n_lo, ci(k, p->nr), "");
   LLVMValueRef full_hi = LLVMBuildSDiv(BLD, c.n_hi, ci(k, p->nr), "");
   for (int edge = 0; edge < 2; edge++) {

@@ -15,6 +15,7 @@
  * the output types give the spatial sizes.
  */
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "codegen/cpu/gemm.h"
@@ -247,6 +248,436 @@ static int conv_loops(cg_kernel *k) {
   for (int i = 0; i < c.g.nsp; i++) box[3 + i] = c.g.out[i];
   cgk_box_const(k, 3 + c.g.nsp, box, conv_out, &c);
   return KILN_OK;
+}
+
+/* ---- the GEMM lowering of matmul and conv ------------------------------------------------ */
+
+/* Epilogue of the loop-nest fallbacks: a pass over the finished output. */
+static void epi_body(cg_kernel *k, LLVMValueRef *off, void *user) {
+  cgl *L = k->L;
+  LLVMTypeRef et = cgl_dtype(L, k->out_t[0]->dtype);
+  LLVMValueRef v = cgl_load(L, et, k->out[0], off[0]);
+  cgl_store(L, cgk_epilogue(k, v, off[0]), k->out[0], off[0]);
+}
+
+static void epilogue_pass(cg_kernel *k) {
+  if (!k->epilogue || ir_type_numel(k->out_t[0]) == 0) return;
+  int64_t n = ir_type_numel(k->out_t[0]);
+  cg_nest nest;
+  cg_nest_init(&nest, 1, &n, 1);
+  cg_nest_contig(&nest, 0);
+  cg_nest_emit(k, &nest, epi_body, NULL);
+}
+
+/* Batch entries a kernel may have (per-entry offset tables). */
+#define GEMM_MAX_BATCH 65536
+
+static void gemm_free(cg_gemm *g) {
+  free(g->a_off);
+  free(g->b_off);
+  free(g->c_off);
+  free(g->bias_off);
+  memset(g, 0, sizeof *g);
+}
+
+static int is_gemm_type(ir_dtype t) { return t == IR_F32 || t == IR_F64; }
+
+static int const_in(const cg_kernel *k, int i) { return k->in_const && k->in_const[i] != NULL; }
+
+/* matmul as GEMMs: one per batch entry of y; a constant operand is
+ * pre-packed when packed_ok. 0 when the GEMM core does not apply. */
+static int matmul_gemm(cg_kernel *k, int packed_ok, cg_gemm *g) {
+  const ir_type *a = k->in_t[0], *b = k->in_t[1], *y = k->out_t[0];
+  memset(g, 0, sizeof *g);
+  if (!is_gemm_type(a->dtype) || ir_type_numel(y) == 0) return 0;
+  int64_t M = a->rank >= 2 ? a->dims[a->rank - 2] : 1, K = a->dims[a->rank - 1];
+  int64_t N = b->rank >= 2 ? b->dims[b->rank - 1] : 1;
+  if (K == 0) return 0;
+  int nb = y->rank - (a->rank >= 2) - (b->rank >= 2);
+  int ra = a->rank > 2 ? a->rank - 2 : 0, rb = b->rank > 2 ? b->rank - 2 : 0;
+  int64_t nbatch = prod(y->dims, 0, nb);
+  if (nbatch > GEMM_MAX_BATCH) return 0;
+  /* matrix strides of a's and b's batch dims, 0 where broadcast */
+  int64_t sa[IR_MAX_RANK] = {0}, sb[IR_MAX_RANK] = {0};
+  int64_t s = 1;
+  for (int i = ra - 1; i >= 0; i--) {
+    sa[nb - ra + i] = a->dims[i] == 1 ? 0 : s;
+    s *= a->dims[i];
+  }
+  int64_t n_amat = s;
+  s = 1;
+  for (int i = rb - 1; i >= 0; i--) {
+    sb[nb - rb + i] = b->dims[i] == 1 ? 0 : s;
+    s *= b->dims[i];
+  }
+  cg_gemm_plan_make(k->L, a->dtype, M, N, K, 1, &g->p);
+  g->batch = nbatch;
+  int pa = packed_ok && const_in(k, 0), pb = packed_ok && const_in(k, 1);
+  g->a_kind = pa ? CG_OPND_PACKED : CG_OPND_DENSE;
+  g->b_kind = pb ? CG_OPND_PACKED : CG_OPND_DENSE;
+  g->a_in = 0;
+  g->b_in = 1;
+  g->lda = K;
+  g->ldb = N;
+  g->bias_in = -1;
+  g->ldc = N;
+  g->a_off = kiln_xcalloc((size_t)nbatch, sizeof(int64_t));
+  g->b_off = kiln_xcalloc((size_t)nbatch, sizeof(int64_t));
+  g->c_off = kiln_xcalloc((size_t)nbatch, sizeof(int64_t));
+  int64_t amat = pa ? cg_gemm_packed_a_elems(&g->p) : M * K;
+  int64_t bmat = pb ? cg_gemm_packed_b_elems(&g->p) : K * N;
+  int64_t b_base = pa && pb ? n_amat * amat : 0; /* packed B follows packed A in the blob */
+  int64_t idx[IR_MAX_RANK] = {0};
+  for (int64_t bi = 0; bi < nbatch; bi++) {
+    int64_t ai = 0, bj = 0;
+    for (int d = 0; d < nb; d++) {
+      ai += idx[d] * sa[d];
+      bj += idx[d] * sb[d];
+    }
+    g->a_off[bi] = ai * amat;
+    g->b_off[bi] = b_base + bj * bmat;
+    g->c_off[bi] = bi * M * N;
+    for (int d = nb - 1; d >= 0; d--) {
+      if (++idx[d] < y->dims[d]) break;
+      idx[d] = 0;
+    }
+  }
+  return 1;
+}
+
+/* conv as GEMMs, one per (image, group): y[m, j] = sum_k w[m, k] * B[k, j]
+ * with B the im2col of the group's channels (a 1x1 conv with unit strides
+ * and no padding reads x as B directly). 0 when the GEMM core does not
+ * apply. */
+static int conv_gemm(cg_kernel *k, int packed_ok, cg_gemm *g) {
+  const ir_type *x = k->in_t[0], *w = k->in_t[1], *y = k->out_t[0];
+  memset(g, 0, sizeof *g);
+  if (!is_gemm_type(x->dtype) || ir_type_numel(y) == 0) return 0;
+  geom ge;
+  if (make_geom(k, x, y, w, &ge)) return 0;
+  int64_t G = ir_attr_int(k->n, "group"), C = x->dims[1], M = w->dims[0], Cg = w->dims[1];
+  int64_t Mg = M / G, ksz = prod(ge.kernel, 0, ge.nsp), Isz = prod(ge.in, 0, ge.nsp);
+  int64_t Osz = prod(ge.out, 0, ge.nsp), nimg = x->dims[0];
+  if (Cg == 0 || ksz == 0 || Osz == 0 || Mg == 0 || nimg * G > GEMM_MAX_BATCH) return 0;
+  int direct = ksz == 1;
+  for (int i = 0; i < ge.nsp; i++)
+    direct &= ge.stride[i] == 1 && ge.pad[i] == 0 && ge.out[i] == ge.in[i];
+  int64_t K = Cg * ksz;
+  cg_gemm_plan_make(k->L, x->dtype, Mg, Osz, K, direct ? 1 : ksz, &g->p);
+  g->batch = nimg * G;
+  int pa = packed_ok && const_in(k, 1);
+  g->a_kind = pa ? CG_OPND_PACKED : CG_OPND_DENSE;
+  g->b_kind = direct ? CG_OPND_DENSE : CG_OPND_IM2COL;
+  g->a_in = 1;
+  g->b_in = 0;
+  g->lda = K;
+  g->ldb = Isz;
+  g->ldc = Osz;
+  g->bias_in = k->n_in > 2 && k->in_t[2] ? 2 : -1;
+  cg_im2col *im = &g->im;
+  im->nsp = ge.nsp;
+  im->ksz = ksz;
+  for (int i = 0; i < ge.nsp; i++) {
+    im->in[i] = ge.in[i];
+    im->out[i] = ge.out[i];
+    im->kernel[i] = ge.kernel[i];
+    im->stride[i] = ge.stride[i];
+    im->dil[i] = ge.dil[i];
+    im->pad[i] = ge.pad[i];
+  }
+  g->a_off = kiln_xcalloc((size_t)g->batch, sizeof(int64_t));
+  g->b_off = kiln_xcalloc((size_t)g->batch, sizeof(int64_t));
+  g->c_off = kiln_xcalloc((size_t)g->batch, sizeof(int64_t));
+  g->bias_off = kiln_xcalloc((size_t)g->batch, sizeof(int64_t));
+  int64_t amat = pa ? cg_gemm_packed_a_elems(&g->p) : Mg * K;
+  for (int64_t n = 0; n < nimg; n++)
+    for (int64_t gi = 0; gi < G; gi++) {
+      int64_t bi = n * G + gi;
+      g->a_off[bi] = gi * amat;
+      g->b_off[bi] = (n * C + gi * Cg) * Isz;
+      g->c_off[bi] = (n * M + gi * Mg) * Osz;
+      g->bias_off[bi] = gi * Mg;
+    }
+  return 1;
+}
+
+/* Emits a lowered GEMM when the kernel has the scratch it needs. */
+static int gemm_try(cg_kernel *k, cg_gemm *g) {
+  int64_t bytes = cg_gemm_split(g);
+  if (bytes > 0 && !k->scratch) return 0; /* not prepared (a caller without cg_prep) */
+  if ((g->a_kind == CG_OPND_PACKED || g->b_kind == CG_OPND_PACKED) && !k->blob) return 0;
+  cg_gemm_emit(k, g);
+  return 1;
+}
+
+/* Packs the constant operands of a lowered GEMM into a blob. */
+static void gemm_blob(cg_kernel *k, const cg_gemm *g, int a_in, int b_in, int64_t n_amat,
+                      int64_t n_bmat, int64_t lda_mat, int64_t ldb_mat, cg_prep *pr) {
+  const cg_gemm_plan *p = &g->p;
+  int64_t ae = g->a_kind == CG_OPND_PACKED ? n_amat * cg_gemm_packed_a_elems(p) : 0;
+  int64_t be = g->b_kind == CG_OPND_PACKED ? n_bmat * cg_gemm_packed_b_elems(p) : 0;
+  if (!ae && !be) return;
+  pr->blob_size = (ae + be) * p->esz;
+  pr->blob = kiln_xcalloc((size_t)pr->blob_size + 1, 1);
+  char *dst = pr->blob;
+  if (ae) {
+    const char *src = k->in_const[a_in];
+    for (int64_t i = 0; i < n_amat; i++)
+      cg_gemm_pack_a(p, src + i * lda_mat * p->esz, g->lda,
+                     dst + i * cg_gemm_packed_a_elems(p) * p->esz);
+    pr->consumes |= UINT64_C(1) << a_in;
+  }
+  if (be) {
+    const char *src = k->in_const[b_in];
+    for (int64_t i = 0; i < n_bmat; i++)
+      cg_gemm_pack_b(p, src + i * ldb_mat * p->esz, g->ldb,
+                     dst + (ae + i * cg_gemm_packed_b_elems(p)) * p->esz);
+    pr->consumes |= UINT64_C(1) << b_in;
+  }
+}
+
+static int prep_matmul(cg_kernel *k, cg_prep *pr) {
+  cg_gemm g;
+  if (!matmul_gemm(k, 1, &g)) return KILN_OK;
+  pr->scratch = cg_gemm_split(&g);
+  const ir_type *a = k->in_t[0], *b = k->in_t[1];
+  int64_t na = a->rank > 2 ? prod(a->dims, 0, a->rank - 2) : 1;
+  int64_t nb = b->rank > 2 ? prod(b->dims, 0, b->rank - 2) : 1;
+  gemm_blob(k, &g, 0, 1, na, nb, g.p.M * g.p.K, g.p.K * g.p.N, pr);
+  gemm_free(&g);
+  return KILN_OK;
+}
+
+/* ---- depthwise conv (one input channel per group) ---------------------------------------- */
+
+/* y[n, m, o] = bias[m] + sum_taps x[n, m / Mg, o*s - pb + tap*dil] * w[m, 0, tap],
+ * vectorised along the last spatial dim; planes (n, m) split into tasks. */
+typedef struct {
+  geom g;
+  int64_t C, M, Mg, ksz, Isz, Osz, OW, planes, per_task;
+  int64_t istr[NN_MAX_SPATIAL];
+  int vl, has_bias;
+  ir_dtype t;
+  LLVMTypeRef et, vt;
+  /* per output vector */
+  LLVMValueRef xin, wm, acc, ib[NN_MAX_SPATIAL], lanes, ow0;
+  int nlanes;
+} dw_ctx;
+
+static LLVMValueRef dw_splat(cg_kernel *k, LLVMValueRef x, int n) {
+  LLVMTypeRef vt = LLVMVectorType(LLVMTypeOf(x), (unsigned)n);
+  LLVMValueRef v = LLVMBuildInsertElement(BLD, LLVMGetPoison(vt), x, cgl_i32(k->L, 0), "");
+  return LLVMBuildShuffleVector(BLD, v, LLVMGetPoison(vt),
+                                LLVMConstNull(LLVMVectorType(k->L->t_i32, (unsigned)n)), "");
+}
+
+static LLVMValueRef dw_iota(cg_kernel *k, int n) {
+  LLVMValueRef e[64];
+  for (int i = 0; i < n; i++) e[i] = cgl_i32(k->L, i);
+  return LLVMConstVector(e, (unsigned)n);
+}
+
+static void dw_tap(cg_kernel *k, LLVMValueRef *r, void *user) {
+  dw_ctx *c = user;
+  cgl *L = k->L;
+  const geom *g = &c->g;
+  int nsp = g->nsp, last = nsp - 1;
+  LLVMValueRef ok = LLVMConstInt(L->t_i1, 1, 0), off = cgl_i64(L, 0), tap = cgl_i64(L, 0);
+  for (int d = 0; d < nsp; d++) tap = cgk_add(k, cgk_muli(k, tap, g->kernel[d]), r[d]);
+  for (int d = 0; d < last; d++) {
+    LLVMValueRef pos = cgk_add(k, c->ib[d], cgk_muli(k, r[d], g->dil[d]));
+    ok = LLVMBuildAnd(BLD, ok, LLVMBuildICmp(BLD, LLVMIntULT, pos, cgl_i64(L, g->in[d]), ""), "");
+    off = cgk_add(k, off, cgk_muli(k, pos, c->istr[d]));
+  }
+  /* lane l: iw = (ow0 + l) * s - pb + r * dil */
+  LLVMValueRef iw0 = cgk_add(
+      k, cgk_addi(k, cgk_muli(k, c->ow0, g->stride[last]), -g->pad[last]),
+      cgk_muli(k, r[last], g->dil[last]));
+  LLVMValueRef lane = LLVMBuildMul(BLD, dw_iota(k, c->vl),
+                                   dw_splat(k, cgl_i32(L, (int32_t)g->stride[last]), c->vl), "");
+  LLVMValueRef iw = LLVMBuildAdd(BLD, dw_splat(k, LLVMBuildTrunc(BLD, iw0, L->t_i32, ""), c->vl),
+                                 lane, "");
+  LLVMValueRef m = LLVMBuildICmp(BLD, LLVMIntULT, iw,
+                                 dw_splat(k, cgl_i32(L, (int32_t)g->in[last]), c->vl), "");
+  m = LLVMBuildAnd(BLD, m, c->lanes, "");
+  m = LLVMBuildAnd(BLD, m, dw_splat(k, ok, c->vl), "");
+  LLVMValueRef xv;
+  LLVMValueRef zero = LLVMConstNull(c->vt);
+  if (g->stride[last] == 2) {
+    LLVMValueRef at = cgk_add(k, off, iw0);
+    LLVMValueRef hi = LLVMBuildSelect(BLD, ok, cgl_i32(L, c->nlanes), cgl_i32(L, 0), "");
+    xv = cg_load_stride2(k, c->et, c->vl, LLVMBuildGEP2(BLD, c->et, c->xin, &at, 1, ""),
+                         LLVMBuildTrunc(BLD, iw0, L->t_i32, ""), g->in[last], cgl_i32(L, 0), hi,
+                         zero);
+  } else if (g->stride[last] == 1) {
+    LLVMValueRef at = cgk_add(k, off, iw0);
+    LLVMValueRef ptr = LLVMBuildGEP2(BLD, c->et, c->xin, &at, 1, "");
+    LLVMTypeRef tys[2] = {c->vt, L->t_ptr};
+    LLVMValueRef args[4] = {ptr, cgl_i32(L, ir_dtype_size(c->t)), m, zero};
+    xv = cgl_intrinsic_n(L, "llvm.masked.load", tys, 2, args, 4);
+  } else {
+    LLVMValueRef idx = LLVMBuildAdd(
+        BLD, dw_splat(k, LLVMBuildTrunc(BLD, off, L->t_i32, ""), c->vl), iw, "");
+    LLVMValueRef ptrs = LLVMBuildGEP2(BLD, c->et, c->xin, &idx, 1, "");
+    LLVMTypeRef tys[2] = {c->vt, LLVMTypeOf(ptrs)};
+    LLVMValueRef args[4] = {ptrs, cgl_i32(L, ir_dtype_size(c->t)), m, zero};
+    xv = cgl_intrinsic_n(L, "llvm.masked.gather", tys, 2, args, 4);
+  }
+  LLVMValueRef wv = dw_splat(k, cgl_load(L, c->et, c->wm, tap), c->vl);
+  LLVMValueRef args[3] = {wv, xv, cgk_get(k, c->acc)};
+  cgk_set(k, c->acc, cgl_intrinsic(L, "llvm.fmuladd", c->vt, args, 3));
+}
+
+/* One output vector at ow0 (nlanes valid) of the row at yrow. */
+static void dw_vector(cg_kernel *k, dw_ctx *c, LLVMValueRef yrow, LLVMValueRef bias) {
+  cgl *L = k->L;
+  const geom *g = &c->g;
+  cgk_set(k, c->acc, dw_splat(k, bias, c->vl));
+  cgk_box_const(k, g->nsp, g->kernel, dw_tap, c);
+  LLVMValueRef v = cgk_get(k, c->acc);
+  LLVMValueRef at = cgk_add(k, yrow, c->ow0);
+  LLVMValueRef ptr = cgl_gep(L, c->et, k->out[0], at);
+  if (c->nlanes == c->vl) {
+    v = cgk_epilogue(k, v, at);
+    LLVMValueRef st = LLVMBuildStore(BLD, v, ptr);
+    LLVMSetAlignment(st, (unsigned)ir_dtype_size(c->t));
+    return;
+  }
+  for (int l = 0; l < c->nlanes; l++) {
+    LLVMValueRef e = LLVMBuildExtractElement(BLD, v, cgl_i32(L, l), "");
+    e = cgk_epilogue(k, e, cgk_addi(k, at, l));
+    cgl_store(L, e, ptr, cgl_i64(L, l));
+  }
+}
+
+static void dw_task(cg_kernel *k, LLVMValueRef t, void *user) {
+  dw_ctx *c = user;
+  cgl *L = k->L;
+  const geom *g = &c->g;
+  int nsp = g->nsp, last = nsp - 1;
+  c->acc = cgk_var(k, c->vt, NULL);
+  LLVMValueRef lo = cgk_muli(k, t, c->per_task);
+  LLVMValueRef hi = cgk_addi(k, lo, c->per_task);
+  hi = LLVMBuildSelect(BLD, LLVMBuildICmp(BLD, LLVMIntSLT, hi, cgl_i64(L, c->planes), ""), hi,
+                       cgl_i64(L, c->planes), "");
+  cgl_loop lp, lr, lc;
+  LLVMValueRef plane = cgl_loop_begin(L, &lp, lo, hi, "plane");
+  LLVMValueRef n = LLVMBuildSDiv(BLD, plane, cgl_i64(L, c->M), "");
+  LLVMValueRef m = LLVMBuildSRem(BLD, plane, cgl_i64(L, c->M), "");
+  LLVMValueRef ch = cgk_add(k, cgk_muli(k, n, c->C), LLVMBuildSDiv(BLD, m, cgl_i64(L, c->Mg), ""));
+  c->xin = cgl_gep(L, c->et, k->in[0], cgk_muli(k, ch, c->Isz));
+  c->wm = cgl_gep(L, c->et, k->in[1], cgk_muli(k, m, c->ksz));
+  LLVMValueRef bias = c->has_bias ? cgl_load(L, c->et, k->in[2], m) : LLVMConstNull(c->et);
+  LLVMValueRef ybase = cgk_muli(k, plane, c->Osz);
+  LLVMValueRef row = cgl_loop_begin(L, &lr, cgl_i64(L, 0), cgl_i64(L, c->Osz / c->OW), "row");
+  LLVMValueRef o = row;
+  for (int d = last - 1; d >= 0; d--) {
+    LLVMValueRef od = d ? LLVMBuildSRem(BLD, o, cgl_i64(L, g->out[d]), "") : o;
+    if (d) o = LLVMBuildSDiv(BLD, o, cgl_i64(L, g->out[d]), "");
+    c->ib[d] = cgk_addi(k, cgk_muli(k, od, g->stride[d]), -g->pad[d]);
+  }
+  LLVMValueRef yrow = cgk_add(k, ybase, cgk_muli(k, row, c->OW));
+  int64_t full = c->OW / c->vl, rem = c->OW % c->vl;
+  LLVMValueRef ones = LLVMConstAllOnes(LLVMVectorType(L->t_i1, (unsigned)c->vl));
+  if (full > 0) {
+    LLVMValueRef ci = cgl_loop_begin(L, &lc, cgl_i64(L, 0), cgl_i64(L, full), "ow");
+    c->ow0 = cgk_muli(k, ci, c->vl);
+    c->lanes = ones;
+    c->nlanes = c->vl;
+    dw_vector(k, c, yrow, bias);
+    cgl_loop_end(L, &lc);
+  }
+  if (rem > 0) {
+    c->ow0 = cgl_i64(L, full * c->vl);
+    c->lanes = LLVMBuildICmp(BLD, LLVMIntSLT, dw_iota(k, c->vl),
+                             dw_splat(k, cgl_i32(L, (int32_t)rem), c->vl), "");
+    c->nlanes = (int)rem;
+    dw_vector(k, c, yrow, bias);
+  }
+  cgl_loop_end(L, &lr);
+  cgl_loop_end(L, &lp);
+}
+
+static int conv_depthwise(cg_kernel *k) {
+  const ir_type *x = k->in_t[0], *w = k->in_t[1], *y = k->out_t[0];
+  dw_ctx c;
+  memset(&c, 0, sizeof c);
+  int rc = make_geom(k, x, y, w, &c.g);
+  if (rc) return rc;
+  cg_simd s;
+  cg_simd_of(k->L, &s);
+  c.t = x->dtype;
+  c.vl = s.bits / 8 / ir_dtype_size(x->dtype);
+  c.et = cgl_dtype(k->L, x->dtype);
+  c.vt = LLVMVectorType(c.et, (unsigned)c.vl);
+  c.C = x->dims[1];
+  c.M = w->dims[0];
+  c.Mg = c.M / ir_attr_int(k->n, "group");
+  c.ksz = prod(c.g.kernel, 0, c.g.nsp);
+  c.Isz = prod(c.g.in, 0, c.g.nsp);
+  c.Osz = prod(c.g.out, 0, c.g.nsp);
+  c.OW = c.g.out[c.g.nsp - 1];
+  c.has_bias = k->n_in > 2 && k->in[2] != NULL;
+  strides_of(c.g.in, c.g.nsp, c.istr);
+  c.planes = x->dims[0] * c.M;
+  double flops = 2.0 * (double)c.planes * (double)c.Osz * (double)c.ksz;
+  int64_t tasks = (int64_t)(flops / (1 << 18));
+  if (tasks < 1) tasks = 1;
+  if (tasks > 256) tasks = 256;
+  if (tasks > c.planes) tasks = c.planes;
+  c.per_task = (c.planes + tasks - 1) / tasks;
+  tasks = (c.planes + c.per_task - 1) / c.per_task;
+  cgk_parallel(k, tasks, dw_task, &c);
+  return KILN_OK;
+}
+
+static int prep_conv(cg_kernel *k, cg_prep *pr) {
+  const ir_type *w = k->in_t[1];
+  if (w->dims[1] == 1 && is_gemm_type(w->dtype)) return KILN_OK; /* depthwise */
+  cg_gemm g;
+  if (!conv_gemm(k, 1, &g)) return KILN_OK;
+  pr->scratch = cg_gemm_split(&g);
+  int64_t G = ir_attr_int(k->n, "group");
+  gemm_blob(k, &g, 1, 0, G, 0, g.p.M * g.p.K, 0, pr);
+  gemm_free(&g);
+  return KILN_OK;
+}
+
+cg_prep_fn cg_preparer(ir_op op) {
+  switch (op) {
+  case IR_OP_MATMUL: return prep_matmul;
+  case IR_OP_CONV: return prep_conv;
+  default: return NULL;
+  }
+}
+
+int cg_emit_matmul(cg_kernel *k) {
+  cg_gemm g;
+  if (matmul_gemm(k, k->blob != NULL, &g)) {
+    int done = gemm_try(k, &g);
+    gemm_free(&g);
+    if (done) return KILN_OK;
+  }
+  int rc = matmul_loops(k);
+  if (!rc) epilogue_pass(k);
+  return rc;
+}
+
+int cg_emit_conv(cg_kernel *k) {
+  const ir_type *x = k->in_t[0], *w = k->in_t[1], *y = k->out_t[0];
+  if (ir_type_numel(y) == 0) return KILN_OK;
+  if (w->dims[1] == 1 && is_gemm_type(x->dtype) && prod(w->dims, 2, w->rank) > 0 &&
+      x->rank >= 3)
+    return conv_depthwise(k);
+  cg_gemm g;
+  if (conv_gemm(k, k->blob != NULL, &g)) {
+    int done = gemm_try(k, &g);
+    gemm_free(&g);
+    if (done) return KILN_OK;
+  }
+  int rc = conv_loops(k);
+  if (!rc) epilogue_pass(k);
+  return rc;
 }
 
 /* ---- conv_transpose ---------------------------------------------------------------------- */
@@ -482,7 +913,221 @@ static void pool_out(cg_kernel *k, LLVMValueRef *iv, void *user) {
   }
 }
 
+/* ---- vectorised max_pool and avg_pool ---------------------------------------------------- */
+
+/* Floats, max_pool without indices and avg_pool: vectors along the last
+ * spatial dim, planes (n, c) split into tasks. Taps are visited in the
+ * interpreter's order and avg_pool sums in f64, so the results are the
+ * interpreter's bit for bit: max takes the first NaN or else the first
+ * maximum, a lane's padding taps are skipped (or, count_include_pad,
+ * counted). */
+typedef struct {
+  geom g;
+  ir_op op;
+  int cip, vl, nlanes;
+  ir_dtype t;
+  LLVMTypeRef et, vt, dvt;
+  int64_t Isz, Osz, OW, planes, per_task;
+  int64_t istr[NN_MAX_SPATIAL];
+  LLVMValueRef xin, ib[NN_MAX_SPATIAL], ow0, lanes;
+  LLVMValueRef best, have, sum, cnt, cntp; /* variables */
+} pv_ctx;
+
+static void pv_tap(cg_kernel *k, LLVMValueRef *r, void *user) {
+  pv_ctx *c = user;
+  cgl *L = k->L;
+  const geom *g = &c->g;
+  int nsp = g->nsp, last = nsp - 1;
+  LLVMValueRef ok = LLVMConstInt(L->t_i1, 1, 0), okp = ok, off = cgl_i64(L, 0);
+  for (int d = 0; d < last; d++) {
+    LLVMValueRef pos = cgk_add(k, c->ib[d], cgk_muli(k, r[d], g->dil[d]));
+    ok = LLVMBuildAnd(BLD, ok, LLVMBuildICmp(BLD, LLVMIntULT, pos, cgl_i64(L, g->in[d]), ""), "");
+    LLVMValueRef pp = cgk_addi(k, pos, g->pad[d]);
+    okp = LLVMBuildAnd(BLD, okp,
+                       LLVMBuildICmp(BLD, LLVMIntULT, pp,
+                                     cgl_i64(L, g->in[d] + g->pad[d] + g->pad[nsp + d]), ""),
+                       "");
+    off = cgk_add(k, off, cgk_muli(k, pos, c->istr[d]));
+  }
+  LLVMValueRef iw0 = cgk_add(k, cgk_addi(k, cgk_muli(k, c->ow0, g->stride[last]), -g->pad[last]),
+                             cgk_muli(k, r[last], g->dil[last]));
+  LLVMValueRef iw0_32 = LLVMBuildTrunc(BLD, iw0, L->t_i32, "");
+  LLVMValueRef lane = LLVMBuildMul(BLD, dw_iota(k, c->vl),
+                                   dw_splat(k, cgl_i32(L, (int32_t)g->stride[last]), c->vl), "");
+  LLVMValueRef iw = LLVMBuildAdd(BLD, dw_splat(k, iw0_32, c->vl), lane, "");
+  LLVMValueRef m = LLVMBuildICmp(BLD, LLVMIntULT, iw,
+                                 dw_splat(k, cgl_i32(L, (int32_t)g->in[last]), c->vl), "");
+  m = LLVMBuildAnd(BLD, LLVMBuildAnd(BLD, m, c->lanes, ""), dw_splat(k, ok, c->vl), "");
+  LLVMValueRef zero = LLVMConstNull(c->vt), xv;
+  LLVMValueRef at = cgk_add(k, off, iw0);
+  if (g->stride[last] == 1) {
+    LLVMValueRef ptr = LLVMBuildGEP2(BLD, c->et, c->xin, &at, 1, "");
+    LLVMTypeRef tys[2] = {c->vt, L->t_ptr};
+    LLVMValueRef args[4] = {ptr, cgl_i32(L, ir_dtype_size(c->t)), m, zero};
+    xv = cgl_intrinsic_n(L, "llvm.masked.load", tys, 2, args, 4);
+  } else if (g->stride[last] == 2) {
+    LLVMValueRef hi = LLVMBuildSelect(BLD, ok, cgl_i32(L, c->nlanes), cgl_i32(L, 0), "");
+    xv = cg_load_stride2(k, c->et, c->vl, LLVMBuildGEP2(BLD, c->et, c->xin, &at, 1, ""), iw0_32,
+                         g->in[last], cgl_i32(L, 0), hi, zero);
+  } else {
+    LLVMValueRef idx =
+        LLVMBuildAdd(BLD, dw_splat(k, LLVMBuildTrunc(BLD, at, L->t_i32, ""), c->vl), lane, "");
+    LLVMValueRef ptrs = LLVMBuildGEP2(BLD, c->et, c->xin, &idx, 1, "");
+    LLVMTypeRef tys[2] = {c->vt, LLVMTypeOf(ptrs)};
+    LLVMValueRef args[4] = {ptrs, cgl_i32(L, ir_dtype_size(c->t)), m, zero};
+    xv = cgl_intrinsic_n(L, "llvm.masked.gather", tys, 2, args, 4);
+  }
+  if (c->op == IR_OP_MAX_POOL) {
+    /* take = m & (!have | ((v > b | isnan v) & !isnan b)) */
+    LLVMValueRef b = cgk_get(k, c->best), have = cgk_get(k, c->have);
+    LLVMValueRef gt = LLVMBuildOr(BLD, LLVMBuildFCmp(BLD, LLVMRealOGT, xv, b, ""),
+                                  LLVMBuildFCmp(BLD, LLVMRealUNO, xv, xv, ""), "");
+    gt = LLVMBuildAnd(BLD, gt, LLVMBuildFCmp(BLD, LLVMRealORD, b, b, ""), "");
+    LLVMValueRef take = LLVMBuildAnd(BLD, m, LLVMBuildOr(BLD, LLVMBuildNot(BLD, have, ""), gt, ""),
+                                     "");
+    cgk_set(k, c->best, LLVMBuildSelect(BLD, take, xv, b, ""));
+    cgk_set(k, c->have, LLVMBuildOr(BLD, have, m, ""));
+  } else {
+    LLVMValueRef dz = LLVMConstNull(c->dvt);
+    LLVMValueRef one = dw_splat(k, cgl_real(L->t_f64, 1.0), c->vl);
+    LLVMValueRef xd = c->t == IR_F64 ? xv : LLVMBuildFPExt(BLD, xv, c->dvt, "");
+    cgk_set(k, c->sum, LLVMBuildFAdd(BLD, cgk_get(k, c->sum), LLVMBuildSelect(BLD, m, xd, dz, ""),
+                                     ""));
+    cgk_set(k, c->cnt, LLVMBuildFAdd(BLD, cgk_get(k, c->cnt), LLVMBuildSelect(BLD, m, one, dz, ""),
+                                     ""));
+    if (c->cip) {
+      LLVMValueRef pp = LLVMBuildAdd(BLD, iw, dw_splat(k, cgl_i32(L, (int32_t)g->pad[last]), c->vl),
+                                     "");
+      LLVMValueRef pm = LLVMBuildICmp(
+          BLD, LLVMIntULT, pp,
+          dw_splat(k, cgl_i32(L, (int32_t)(g->in[last] + g->pad[last] + g->pad[nsp + last])),
+                   c->vl),
+          "");
+      pm = LLVMBuildAnd(BLD, LLVMBuildAnd(BLD, pm, c->lanes, ""), dw_splat(k, okp, c->vl), "");
+      cgk_set(k, c->cntp, LLVMBuildFAdd(BLD, cgk_get(k, c->cntp),
+                                        LLVMBuildSelect(BLD, pm, one, dz, ""), ""));
+    }
+  }
+}
+
+static void pv_vector(cg_kernel *k, pv_ctx *c, LLVMValueRef yrow) {
+  cgl *L = k->L;
+  LLVMTypeRef mt = LLVMVectorType(L->t_i1, (unsigned)c->vl);
+  if (c->op == IR_OP_MAX_POOL) {
+    cgk_set(k, c->best, LLVMConstNull(c->vt));
+    cgk_set(k, c->have, LLVMConstNull(mt));
+  } else {
+    cgk_set(k, c->sum, LLVMConstNull(c->dvt));
+    cgk_set(k, c->cnt, LLVMConstNull(c->dvt));
+    if (c->cip) cgk_set(k, c->cntp, LLVMConstNull(c->dvt));
+  }
+  cgk_box_const(k, c->g.nsp, c->g.kernel, pv_tap, c);
+  LLVMValueRef v;
+  if (c->op == IR_OP_MAX_POOL) {
+    v = cgk_get(k, c->best);
+  } else {
+    v = LLVMBuildFDiv(BLD, cgk_get(k, c->sum), cgk_get(k, c->cip ? c->cntp : c->cnt), "");
+    if (c->t != IR_F64) v = LLVMBuildFPTrunc(BLD, v, c->vt, "");
+  }
+  LLVMValueRef at = cgk_add(k, yrow, c->ow0);
+  LLVMValueRef ptr = cgl_gep(L, c->et, k->out[0], at);
+  if (c->nlanes == c->vl) {
+    LLVMValueRef st = LLVMBuildStore(BLD, cgk_epilogue(k, v, at), ptr);
+    LLVMSetAlignment(st, (unsigned)ir_dtype_size(c->t));
+    return;
+  }
+  for (int l = 0; l < c->nlanes; l++) {
+    LLVMValueRef e = LLVMBuildExtractElement(BLD, v, cgl_i32(L, l), "");
+    cgl_store(L, cgk_epilogue(k, e, cgk_addi(k, at, l)), ptr, cgl_i64(L, l));
+  }
+}
+
+static void pv_task(cg_kernel *k, LLVMValueRef t, void *user) {
+  pv_ctx *c = user;
+  cgl *L = k->L;
+  const geom *g = &c->g;
+  int last = g->nsp - 1;
+  LLVMTypeRef mt = LLVMVectorType(L->t_i1, (unsigned)c->vl);
+  if (c->op == IR_OP_MAX_POOL) {
+    c->best = cgk_var(k, c->vt, NULL);
+    c->have = cgk_var(k, mt, NULL);
+  } else {
+    c->sum = cgk_var(k, c->dvt, NULL);
+    c->cnt = cgk_var(k, c->dvt, NULL);
+    c->cntp = cgk_var(k, c->dvt, NULL);
+  }
+  LLVMValueRef lo = cgk_muli(k, t, c->per_task);
+  LLVMValueRef hi = cgk_addi(k, lo, c->per_task);
+  hi = LLVMBuildSelect(BLD, LLVMBuildICmp(BLD, LLVMIntSLT, hi, cgl_i64(L, c->planes), ""), hi,
+                       cgl_i64(L, c->planes), "");
+  cgl_loop lp, lr, lc;
+  LLVMValueRef plane = cgl_loop_begin(L, &lp, lo, hi, "plane");
+  c->xin = cgl_gep(L, c->et, k->in[0], cgk_muli(k, plane, c->Isz));
+  LLVMValueRef ybase = cgk_muli(k, plane, c->Osz);
+  LLVMValueRef row = cgl_loop_begin(L, &lr, cgl_i64(L, 0), cgl_i64(L, c->Osz / c->OW), "row");
+  LLVMValueRef o = row;
+  for (int d = last - 1; d >= 0; d--) {
+    LLVMValueRef od = d ? LLVMBuildSRem(BLD, o, cgl_i64(L, g->out[d]), "") : o;
+    if (d) o = LLVMBuildSDiv(BLD, o, cgl_i64(L, g->out[d]), "");
+    c->ib[d] = cgk_addi(k, cgk_muli(k, od, g->stride[d]), -g->pad[d]);
+  }
+  LLVMValueRef yrow = cgk_add(k, ybase, cgk_muli(k, row, c->OW));
+  int64_t full = c->OW / c->vl, rem = c->OW % c->vl;
+  if (full > 0) {
+    LLVMValueRef ci = cgl_loop_begin(L, &lc, cgl_i64(L, 0), cgl_i64(L, full), "ow");
+    c->ow0 = cgk_muli(k, ci, c->vl);
+    c->lanes = LLVMConstAllOnes(mt);
+    c->nlanes = c->vl;
+    pv_vector(k, c, yrow);
+    cgl_loop_end(L, &lc);
+  }
+  if (rem > 0) {
+    c->ow0 = cgl_i64(L, full * c->vl);
+    c->lanes = LLVMBuildICmp(BLD, LLVMIntSLT, dw_iota(k, c->vl),
+                             dw_splat(k, cgl_i32(L, (int32_t)rem), c->vl), "");
+    c->nlanes = (int)rem;
+    pv_vector(k, c, yrow);
+  }
+  cgl_loop_end(L, &lr);
+  cgl_loop_end(L, &lp);
+}
+
+/* 0 when the vector kernel does not apply (integers, indices, lp_pool). */
+static int pool_vec(cg_kernel *k) {
+  const ir_type *x = k->in_t[0], *y = k->out_t[0];
+  ir_op op = k->n->op;
+  if (!is_gemm_type(x->dtype) || (op != IR_OP_MAX_POOL && op != IR_OP_AVG_POOL)) return 0;
+  if (k->n_out > 1 || ir_type_numel(y) == 0) return 0;
+  pv_ctx c;
+  memset(&c, 0, sizeof c);
+  if (make_geom(k, x, y, NULL, &c.g)) return 0;
+  cg_simd s;
+  cg_simd_of(k->L, &s);
+  c.op = op;
+  c.t = x->dtype;
+  c.cip = op == IR_OP_AVG_POOL && ir_attr_int(k->n, "count_include_pad") != 0;
+  c.vl = s.bits / 8 / ir_dtype_size(x->dtype);
+  c.et = cgl_dtype(k->L, x->dtype);
+  c.vt = LLVMVectorType(c.et, (unsigned)c.vl);
+  c.dvt = LLVMVectorType(k->L->t_f64, (unsigned)c.vl);
+  c.Isz = prod(c.g.in, 0, c.g.nsp);
+  c.Osz = prod(c.g.out, 0, c.g.nsp);
+  c.OW = c.g.out[c.g.nsp - 1];
+  strides_of(c.g.in, c.g.nsp, c.istr);
+  c.planes = x->dims[0] * x->dims[1];
+  double work = (double)c.planes * (double)c.Osz * (double)prod(c.g.kernel, 0, c.g.nsp);
+  int64_t tasks = (int64_t)(work / (1 << 18));
+  if (tasks < 1) tasks = 1;
+  if (tasks > 64) tasks = 64;
+  if (tasks > c.planes) tasks = c.planes;
+  c.per_task = (c.planes + tasks - 1) / tasks;
+  tasks = (c.planes + c.per_task - 1) / c.per_task;
+  cgk_parallel(k, tasks, pv_task, &c);
+  return 1;
+}
+
 int cg_emit_pool(cg_kernel *k) {
+  if (pool_vec(k)) return KILN_OK;
   const ir_type *x = k->in_t[0], *y = k->out_t[0];
   pool_ctx c;
   memset(&c, 0, sizeof c);

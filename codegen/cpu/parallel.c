@@ -17,9 +17,11 @@
  *       $KILN_NUM_THREADS when set to a positive number, else the number
  *       of online CPUs (sysconf); both capped at CG_MAX_THREADS.
  *   workers  wait on a condition variable for a new job generation; those
- *       with an index below the job's `want` take tasks and count
- *       themselves done; the caller waits until all `want` have, so a job
- *       never outlives its call (the context lives in the caller's frame).
+ *       with an index below the job's `want` that wake while the job is
+ *       open join it (counted in `active`) and take tasks. The caller, out
+ *       of tasks, closes the job and waits until no thread is active, so a
+ *       job never outlives its call (the context lives in the caller's
+ *       frame) and a thread that wakes late costs the caller nothing.
  *   shutdown a destructor (llvm.global_dtors, run by dlclose and exit)
  *       stops and joins the threads and frees their scratch.
  * State shared between threads is read and written under the mutex with
@@ -82,7 +84,7 @@ typedef struct {
   LLVMTypeRef t_word; /* intptr: size_t, long, pthread_t */
   LLVMValueRef threads, def, inited, busy, quit, nworkers;
   LLVMValueRef mutex, cwork, cdone;
-  LLVMValueRef job_fn, job_ctx, job_n, next, gen, want, done;
+  LLVMValueRef job_fn, job_ctx, job_n, next, gen, want, open, active;
   LLVMValueRef tids, wgen, wscratch, scratch_size;
 } pool;
 
@@ -104,7 +106,8 @@ static void pool_globals(cgl *L, pool *p) {
   p->next = global(L, "kiln_par_next", L->t_i64, 64);
   p->gen = global(L, "kiln_par_gen", L->t_i64, 8);
   p->want = global(L, "kiln_par_want", L->t_i64, 8);
-  p->done = global(L, "kiln_par_done", L->t_i64, 8);
+  p->open = global(L, "kiln_par_open", L->t_i64, 8);
+  p->active = global(L, "kiln_par_active", L->t_i64, 8);
   p->tids = global(L, "kiln_par_tids", LLVMArrayType2(p->t_word, CG_MAX_THREADS), 8);
   p->wgen = global(L, "kiln_par_wgen", LLVMArrayType2(L->t_i64, CG_MAX_THREADS), 8);
   p->wscratch = global(L, "kiln_par_wscratch", LLVMArrayType2(L->t_ptr, CG_MAX_THREADS), 8);
@@ -249,20 +252,26 @@ static LLVMValueRef emit_worker(cgl *L, pool *p) {
   LLVMPositionBuilderAtEnd(B, sleep);
   cond_wait(L, p->cwork, p->mutex);
   LLVMBuildBr(B, wait);
-  /* a new job: take part when idx < want */
+  /* a new job: take part while it is open, when idx < want */
   LLVMPositionBuilderAtEnd(B, job);
   LLVMBuildStore(B, g, my);
   LLVMValueRef in = LLVMBuildICmp(B, LLVMIntSLT, idx, vload(L, L->t_i64, p->want), "");
+  in = LLVMBuildAnd(
+      B, in, LLVMBuildICmp(B, LLVMIntNE, vload(L, L->t_i64, p->open), cgl_i64(L, 0), ""), "");
   LLVMBuildCondBr(B, in, mine, wait);
   LLVMPositionBuilderAtEnd(B, mine);
   LLVMValueRef jf = vload(L, L->t_ptr, p->job_fn), jc = vload(L, L->t_ptr, p->job_ctx);
   LLVMValueRef jn = vload(L, L->t_i64, p->job_n);
+  vstore(L, LLVMBuildAdd(B, vload(L, L->t_i64, p->active), cgl_i64(L, 1), ""), p->active);
   unlock(L, p);
   take_tasks(L, p, jf, jc, jn, scratch);
   lock(L, p);
-  LLVMValueRef d = LLVMBuildAdd(B, vload(L, L->t_i64, p->done), cgl_i64(L, 1), "");
-  vstore(L, d, p->done);
+  LLVMValueRef d = LLVMBuildSub(B, vload(L, L->t_i64, p->active), cgl_i64(L, 1), "");
+  vstore(L, d, p->active);
+  cgl_if last;
+  cgl_if_begin(L, &last, LLVMBuildICmp(B, LLVMIntEQ, d, cgl_i64(L, 0), ""));
   call1(L, "pthread_cond_broadcast", p->cdone);
+  cgl_if_end(L, &last);
   LLVMBuildBr(B, wait);
   LLVMPositionBuilderAtEnd(B, quit);
   unlock(L, p);
@@ -401,21 +410,24 @@ static LLVMValueRef emit_run(cgl *L) {
   LLVMValueRef st = LLVMBuildStore(B, cgl_i64(L, 0), p.next);
   LLVMSetOrdering(st, LLVMAtomicOrderingMonotonic);
   LLVMSetAlignment(st, 8);
-  vstore(L, cgl_i64(L, 0), p.done);
+  vstore(L, cgl_i64(L, 0), p.active);
+  vstore(L, cgl_i64(L, 1), p.open);
   vstore(L, want, p.want);
   vstore(L, LLVMBuildAdd(B, vload(L, L->t_i64, p.gen), cgl_i64(L, 1), ""), p.gen);
   call1(L, "pthread_cond_broadcast", p.cwork);
   unlock(L, &p);
   take_tasks(L, &p, tf, ctx, n, scratch);
-  /* wait for the helpers */
+  /* close the job (threads that wake up later stay out) and wait for
+   * those that joined */
   lock(L, &p);
+  vstore(L, cgl_i64(L, 0), p.open);
   {
     LLVMBasicBlockRef head = cgl_block(L, "join"), sleep = cgl_block(L, "join.wait"),
                       done = cgl_block(L, "join.done");
     LLVMBuildBr(B, head);
     LLVMPositionBuilderAtEnd(B, head);
-    LLVMValueRef d = vload(L, L->t_i64, p.done);
-    LLVMBuildCondBr(B, LLVMBuildICmp(B, LLVMIntSLT, d, want, ""), sleep, done);
+    LLVMValueRef d = vload(L, L->t_i64, p.active);
+    LLVMBuildCondBr(B, LLVMBuildICmp(B, LLVMIntSGT, d, cgl_i64(L, 0), ""), sleep, done);
     LLVMPositionBuilderAtEnd(B, sleep);
     cond_wait(L, p.cdone, p.mutex);
     LLVMBuildBr(B, head);
@@ -448,7 +460,7 @@ void cg_par_finish(cgl *L, const char *name, int64_t scratch_bytes) {
     LLVMSetInitializer(p.scratch_size, cgl_i64(L, scratch_bytes));
   }
   /* int NAME_set_threads(int n) */
-  char fname[CG_MAX_NAME + 32];
+  char fname[300];
   snprintf(fname, sizeof fname, "%s_set_threads", name);
   LLVMTypeRef it = L->t_i32;
   LLVMValueRef fn = cgl_func_begin(L, fname, L->t_i32, &it, 1, LLVMExternalLinkage);
@@ -545,7 +557,7 @@ void cgk_parallel(cg_kernel *k, int64_t n, cgk_task_body body, void *user) {
   pt[np + 1] = L->t_ptr;
   LLVMValueRef bfn = cgl_func_begin(L, name, L->t_void, pt, np + 2, LLVMInternalLinkage);
   for (unsigned i = 0; i < np; i++) copy_param_attrs(kfn, i + 1, bfn, i + 1);
-  LLVMValueRef *bargs = kiln_xcalloc(np + 1, sizeof *bargs);
+  LLVMValueRef *bargs = kiln_xcalloc(np + 3, sizeof *bargs);
   LLVMGetParams(bfn, bargs);
   cg_kernel saved_k = *k;
   LLVMValueRef *in = kiln_xcalloc((size_t)k->n_in + 1, sizeof *in);

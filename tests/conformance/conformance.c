@@ -867,6 +867,7 @@ typedef struct {
   op_row *rows;
   int n_rows;
   double wall;
+  double cpu;  /* user + system seconds of all children (steadier than wall on a busy machine) */
 } summary;
 
 static void summarize(summary *sm) {
@@ -920,7 +921,7 @@ static void print_summary(const summary *sm, FILE *f) {
           n[C_FAIL], n[C_UNSUPPORTED], n[C_ERROR]);
   fprintf(f, "\nacceptance: %d of %d node tests with core ops and f32/i32/i64/bool data pass\n",
           sm->n_eligible_pass, sm->n_eligible);
-  fprintf(f, "wall time: %.1f s\n", sm->wall);
+  fprintf(f, "wall time: %.1f s, CPU time of the children: %.1f s\n", sm->wall, sm->cpu);
 }
 
 static void write_doc(const summary *sm, const config *c) {
@@ -966,7 +967,9 @@ static void write_doc(const summary *sm, const config *c) {
              "are all in kiln's core set (`tests/conformance/core_ops.txt`, %d ONNX ops) and "
              "whose inputs and outputs are f32, i32, i64 or bool.\n\n",
           sm->n_eligible_pass, sm->n_eligible, n_core);
-  fprintf(f, "Wall time of this run: %.0f s with %d parallel children.\n\n", sm->wall, c->jobs);
+  fprintf(f, "Wall time of this run: %.0f s with %d parallel children; their CPU time "
+             "(user + system): %.0f s.\n\n",
+          sm->wall, c->jobs, sm->cpu);
   if (c->filter) fprintf(f, "(Run with --filter '%s': a subset.)\n\n", c->filter);
   if (c->suites) fprintf(f, "(Run with --suites %s: a subset.)\n\n", c->suites);
   fprintf(f, "## Per op (node tests)\n\n"
@@ -1222,6 +1225,10 @@ int main(int argc, char **argv) {
   summary sm;
   summarize(&sm);
   sm.wall = now() - t0;
+  struct rusage ru;
+  getrusage(RUSAGE_CHILDREN, &ru);
+  sm.cpu = (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec * 1e-6 +
+           (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec * 1e-6;
   print_summary(&sm, stdout);
 
   /* the slowest tests, to keep an eye on CI time */

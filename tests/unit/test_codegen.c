@@ -196,6 +196,7 @@ typedef struct {
   int f64_same;       /* f64 outputs get rtol/atol too */
   const char *passes; /* NULL: infer-shapes */
   int opt_level;      /* 0: -O2, -1: -O0, else the level */
+  int threads;        /* also run on 1, 2 and 3 threads: the same bytes */
 } check_opts;
 
 /* Compiles and runs t's graph and compares with the interpreter; frees it. */
@@ -256,6 +257,28 @@ static void tg_check_opts(tg *t, const check_opts *co) {
                    v->name, ir_type_str(&v->type, ty, sizeof ty), nd->name, (long long)i,
                    ir_load_f(dt, got[j].data, i), ir_load_f(dt, want[j].data, i));
     }
+  }
+  if (co->threads) {
+    /* results do not depend on the number of threads */
+    int (*set_threads)(int);
+    *(void **)&set_threads = dlsym(a.handle, "t_set_threads");
+    ck_assert(set_threads != NULL);
+    for (int nt = 1; nt <= 3; nt++) {
+      ck_assert_int_ge(set_threads(nt), 1);
+      void **op2 = calloc((size_t)g->n_outputs + 1, sizeof(void *));
+      for (int j = 0; j < g->n_outputs; j++) {
+        op2[j] = malloc((size_t)ir_type_nbytes(&got[j].type) + 1);
+        memset(op2[j], 0x5a, (size_t)ir_type_nbytes(&got[j].type));
+      }
+      ck_assert_int_eq(a.run_packed(ip, op2, NULL), 0);
+      for (int j = 0; j < g->n_outputs; j++) {
+        ck_assert_msg(!memcmp(op2[j], got[j].data, (size_t)ir_type_nbytes(&got[j].type)),
+                      "%s: output %d differs on %d threads", g->name, j, nt);
+        free(op2[j]);
+      }
+      free(op2);
+    }
+    set_threads(0);
   }
   cg_unload(&a);
   unlink(so);
@@ -909,6 +932,151 @@ START_TEST(test_conv) {
 }
 END_TEST
 
+/* ---- the GEMM core (codegen/cpu/kernels_gemm.c): tiling edges, pre-packed constants,
+ * conv lowerings, threads ---------------------------------------------------------------------- */
+
+/* matmul with either operand a constant (pre-packed at compile time). */
+static void mm_case_c(tg *t, ir_dtype dt, int ra, const int64_t *a, int rb, const int64_t *b,
+                      int const_a, int const_b) {
+  int x = const_a ? tg_const(t, dt, ra, a, NULL, -1, 1) : tg_input_range(t, dt, ra, a, -1, 1);
+  int y = const_b ? tg_const(t, dt, rb, b, NULL, -1, 1) : tg_input_range(t, dt, rb, b, -1, 1);
+  tg_node2(t, IR_OP_MATMUL, x, y);
+}
+
+START_TEST(test_gemm_matmul) {
+  for (int f = 0; f < 2; f++) {
+    ir_dtype dt = float_types[f];
+    tg t = tg_new("gemm_matmul");
+    /* M, N, K around the micro-tile (14 x 32 for AVX-512 f32, 6 x 16 AVX2) and vector width */
+    mm_case_c(&t, dt, 2, D(1, 1), 2, D(1, 1), 0, 0);
+    mm_case_c(&t, dt, 2, D(1, 1), 2, D(1, 1), 0, 1);
+    mm_case_c(&t, dt, 2, D(14, 1), 2, D(1, 32), 0, 1);
+    mm_case_c(&t, dt, 2, D(15, 7), 2, D(7, 33), 0, 0);
+    mm_case_c(&t, dt, 2, D(13, 7), 2, D(7, 31), 1, 0);
+    mm_case_c(&t, dt, 2, D(6, 2), 2, D(2, 17), 0, 1);
+    mm_case_c(&t, dt, 2, D(29, 300), 2, D(300, 17), 0, 1);
+    mm_case_c(&t, dt, 2, D(3, 700), 2, D(700, 70), 0, 0); /* several K blocks */
+    mm_case_c(&t, dt, 2, D(3, 700), 2, D(700, 70), 0, 1);
+    mm_case_c(&t, dt, 2, D(17, 650), 2, D(650, 5), 1, 0);
+    mm_case_c(&t, dt, 2, D(1, 64), 2, D(64, 1000), 0, 1); /* a linear layer, batch 1 */
+    mm_case_c(&t, dt, 2, D(64, 48), 2, D(48, 96), 0, 0);  /* split into tasks */
+    mm_case_c(&t, dt, 2, D(100, 96), 2, D(96, 100), 0, 1);
+    /* batches, broadcasting, 1-D operands */
+    mm_case_c(&t, dt, 4, D(2, 3, 17, 9), 3, D(3, 9, 20), 0, 0);
+    mm_case_c(&t, dt, 4, D(2, 3, 17, 9), 3, D(3, 9, 20), 0, 1);
+    mm_case_c(&t, dt, 4, D(4, 1, 5, 6), 4, D(1, 3, 6, 7), 0, 0);
+    mm_case_c(&t, dt, 3, D(2, 5, 6), 2, D(6, 40), 1, 0);
+    mm_case_c(&t, dt, 3, D(3, 16, 24), 3, D(3, 24, 16), 0, 0); /* attention-like */
+    mm_case_c(&t, dt, 1, D(7), 2, D(7, 40), 0, 1);
+    mm_case_c(&t, dt, 2, D(3, 40), 1, D(40), 0, 1);
+    mm_case_c(&t, dt, 1, D(40), 1, D(40), 1, 0);
+    check_opts co = {.rtol = 1e-5, .atol = 700 * 0x1p-20, .threads = 1};
+    if (dt == IR_F64) co.rtol = co.atol = 1e-12, co.f64_same = 1;
+    tg_check_opts(&t, &co);
+  }
+}
+END_TEST
+
+/* conv with constant (pre-packed) or input weights */
+static void conv_case_c(tg *t, ir_dtype dt, int rank, const int64_t *x, const int64_t *w, int bias,
+                        int64_t group, const int64_t *strides, const int64_t *dil,
+                        const int64_t *pads, int const_w) {
+  int nsp = rank - 2;
+  int in[3] = {tg_input_range(t, dt, rank, x, -1, 1),
+               const_w ? tg_const(t, dt, rank, w, NULL, -1, 1) : tg_input_range(t, dt, rank, w, -1, 1),
+               bias ? tg_const(t, dt, 1, D(w[0]), NULL, -1, 1) : -1};
+  int n = tg_node(t, IR_OP_CONV, in, bias ? 3 : 2, 1);
+  ir_set_int(t->g, n, "group", group);
+  if (strides) ir_set_ints(t->g, n, "strides", strides, nsp);
+  if (dil) ir_set_ints(t->g, n, "dilations", dil, nsp);
+  if (pads) ir_set_ints(t->g, n, "pads", pads, 2 * nsp);
+}
+
+START_TEST(test_gemm_conv) {
+  for (int f = 0; f < 2; f++) {
+    ir_dtype dt = float_types[f];
+    tg t = tg_new("gemm_conv");
+    /* 1x1: a plain GEMM over x (unit strides, no pads), and through im2col */
+    conv_case_c(&t, dt, 4, D(1, 16, 9, 9), D(24, 16, 1, 1), 1, 1, NULL, NULL, NULL, 1);
+    conv_case_c(&t, dt, 4, D(2, 16, 9, 9), D(15, 16, 1, 1), 0, 1, NULL, NULL, NULL, 0);
+    conv_case_c(&t, dt, 4, D(1, 8, 9, 9), D(12, 8, 1, 1), 1, 1, D(2, 2), NULL, NULL, 1);
+    conv_case_c(&t, dt, 4, D(1, 8, 6, 6), D(3, 8, 1, 1), 0, 1, NULL, NULL, D(1, 0, 0, 1), 1);
+    /* 3x3 with padding: rows shorter than a panel (segments), tiny rows (lanes) */
+    conv_case_c(&t, dt, 4, D(2, 5, 13, 11), D(7, 5, 3, 3), 1, 1, NULL, NULL, D(1, 1, 1, 1), 1);
+    conv_case_c(&t, dt, 4, D(1, 4, 7, 7), D(9, 4, 3, 3), 1, 1, NULL, NULL, D(1, 1, 1, 1), 1);
+    conv_case_c(&t, dt, 4, D(1, 3, 40, 37), D(15, 3, 3, 3), 1, 1, NULL, NULL, D(1, 1, 1, 1), 1);
+    conv_case_c(&t, dt, 4, D(1, 2, 3, 2), D(1, 2, 3, 3), 0, 1, NULL, NULL, D(2, 2, 2, 2), 0);
+    /* strides, dilations, asymmetric pads */
+    conv_case_c(&t, dt, 4, D(1, 3, 20, 18), D(6, 3, 3, 3), 1, 1, D(2, 1), D(2, 2), D(1, 2, 0, 1),
+                1);
+    conv_case_c(&t, dt, 4, D(1, 3, 23, 21), D(8, 3, 7, 7), 1, 1, D(2, 2), NULL, D(3, 3, 3, 3), 1);
+    /* groups, depthwise (with a depth multiplier), several K blocks */
+    conv_case_c(&t, dt, 4, D(1, 8, 10, 12), D(6, 4, 3, 3), 1, 2, NULL, NULL, D(1, 1, 1, 1), 1);
+    conv_case_c(&t, dt, 4, D(2, 6, 11, 19), D(6, 1, 3, 3), 1, 6, NULL, NULL, D(1, 1, 1, 1), 1);
+    conv_case_c(&t, dt, 4, D(1, 3, 8, 9), D(6, 1, 3, 3), 0, 3, D(2, 2), NULL, D(0, 1, 1, 0), 0);
+    conv_case_c(&t, dt, 4, D(1, 1, 9, 40), D(5, 1, 5, 5), 1, 1, NULL, D(1, 2), D(2, 4, 2, 4), 1);
+    conv_case_c(&t, dt, 4, D(1, 40, 12, 12), D(16, 40, 3, 3), 1, 1, NULL, NULL, D(1, 1, 1, 1), 1);
+    conv_case_c(&t, dt, 4, D(1, 40, 12, 12), D(16, 40, 3, 3), 0, 1, D(2, 2), NULL, NULL, 0);
+    conv_case_c(&t, dt, 4, D(1, 32, 28, 28), D(32, 32, 3, 3), 1, 1, NULL, NULL, D(1, 1, 1, 1), 1);
+    /* 1-D and 3-D */
+    conv_case_c(&t, dt, 3, D(2, 3, 40), D(5, 3, 4), 1, 1, D(3), NULL, D(2, 1), 1);
+    conv_case_c(&t, dt, 3, D(1, 4, 30), D(4, 1, 5), 1, 4, NULL, D(2), D(4, 4), 1);
+    conv_case_c(&t, dt, 3, D(1, 16, 50), D(20, 16, 1), 1, 1, NULL, NULL, NULL, 1);
+    conv_case_c(&t, dt, 5, D(1, 2, 5, 6, 7), D(4, 2, 3, 2, 3), 1, 1, D(1, 2, 1), NULL,
+                D(1, 0, 1, 1, 1, 0), 1);
+    conv_case_c(&t, dt, 5, D(1, 3, 4, 5, 6), D(3, 1, 3, 3, 3), 1, 3, NULL, NULL,
+                D(1, 1, 1, 1, 1, 1), 0);
+    check_opts co = {.rtol = 1e-5, .atol = 400 * 0x1p-20, .threads = 1};
+    if (dt == IR_F64) co.rtol = co.atol = 1e-12, co.f64_same = 1;
+    tg_check_opts(&t, &co);
+  }
+}
+END_TEST
+
+/* vectorised max_pool (one output) and avg_pool: the interpreter's results bit for bit
+ * (NaNs and infinities in the inputs) */
+START_TEST(test_gemm_pool) {
+  for (int f = 0; f < 2; f++) {
+    ir_dtype dt = float_types[f];
+    tg t = tg_new("vec_pool");
+    int x = tg_input(&t, dt, 4, D(2, 3, 19, 37));
+    int x1 = tg_input(&t, dt, 3, D(2, 3, 41));
+    int x3 = tg_input(&t, dt, 5, D(1, 2, 5, 6, 18));
+    for (int op = 0; op < 2; op++) {
+      ir_op o = op ? IR_OP_AVG_POOL : IR_OP_MAX_POOL;
+      for (int cip = 0; cip < 1 + op; cip++) {
+        int n = tg_node1(&t, o, x);
+        ir_set_ints(t.g, n, "kernel_shape", D(3, 3), 2);
+        ir_set_ints(t.g, n, "strides", D(2, 2), 2);
+        ir_set_ints(t.g, n, "pads", D(1, 1, 1, 1), 4);
+        if (op) ir_set_int(t.g, n, "count_include_pad", cip);
+        n = tg_node1(&t, o, x);
+        ir_set_ints(t.g, n, "kernel_shape", D(2, 3), 2);
+        ir_set_ints(t.g, n, "dilations", D(2, 2), 2);
+        ir_set_ints(t.g, n, "pads", D(0, 1, 1, 2), 4);
+        ir_set_int(t.g, n, "ceil_mode", 1);
+        if (op) ir_set_int(t.g, n, "count_include_pad", cip);
+        n = tg_node1(&t, o, x);
+        ir_set_ints(t.g, n, "kernel_shape", D(3, 2), 2);
+        ir_set_ints(t.g, n, "strides", D(1, 3), 2);
+        if (op) ir_set_int(t.g, n, "count_include_pad", cip);
+        n = tg_node1(&t, o, x1);
+        ir_set_ints(t.g, n, "kernel_shape", D(5), 1);
+        ir_set_ints(t.g, n, "pads", D(2, 2), 2);
+        if (op) ir_set_int(t.g, n, "count_include_pad", cip);
+        n = tg_node1(&t, o, x3);
+        ir_set_ints(t.g, n, "kernel_shape", D(2, 3, 3), 3);
+        ir_set_ints(t.g, n, "strides", D(1, 2, 2), 3);
+        ir_set_ints(t.g, n, "pads", D(1, 0, 1, 0, 1, 1), 6);
+        if (op) ir_set_int(t.g, n, "count_include_pad", cip);
+      }
+    }
+    check_opts co = {.rtol = 0, .atol = 0, .f64_same = 1, .threads = 1};
+    tg_check_opts(&t, &co);
+  }
+}
+END_TEST
+
 START_TEST(test_pool) {
   tg t = tg_new("pool");
   for (int ti = 0; ti < 7; ti++) {
@@ -1336,6 +1504,12 @@ Suite *codegen_suite(void) {
   tcase_add_test(tc, test_pool);
   tcase_add_test(tc, test_static_ops);
   suite_add_tcase(s, tc);
+  TCase *tm = tcase_create("gemm");
+  tcase_set_timeout(tm, 300);
+  tcase_add_test(tm, test_gemm_matmul);
+  tcase_add_test(tm, test_gemm_conv);
+  tcase_add_test(tm, test_gemm_pool);
+  suite_add_tcase(s, tm);
   TCase *ta = tcase_create("artifact");
   tcase_set_timeout(ta, 300);
   tcase_add_test(ta, test_reproducible);

@@ -148,7 +148,7 @@ START_TEST(test_pipelines) {
   kiln_diag_init(&d);
   int n;
   const pass_info *all = pass_list(&n);
-  ck_assert_int_eq(n, 9);
+  ck_assert_int_eq(n, 10);
   for (int i = 0; i < n; i++) {
     ck_assert_ptr_eq(pass_find(all[i].name), &all[i]);
     ck_assert(all[i].desc && *all[i].desc && all[i].run);
@@ -165,7 +165,7 @@ START_TEST(test_pipelines) {
     ck_assert_int_eq(pass_pipeline_for_level(level, &p), 0);
     pass_pipeline_str(&p, buf, sizeof buf);
     ck_assert_str_eq(buf, "infer-shapes,simplify,fold-constants,fold-batchnorm,fold-scale,dce,cse,"
-                          "dce,schedule,plan-memory");
+                          "dce,fuse,schedule,plan-memory");
   }
   ck_assert_int_ne(pass_pipeline_for_level(4, &p), 0);
   ck_assert_int_ne(pass_pipeline_for_level(-1, &p), 0);
