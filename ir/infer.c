@@ -7,14 +7,79 @@
 
 #define MAX_CONST_EVAL_DEPTH 4096
 
+/* Budgets of one compile-time evaluation (ir_try_const_eval). Values that
+ * decide shapes are small; without a bound, a tiny model could make the
+ * compiler allocate and compute without end (constant_of_shape of a huge
+ * shape, a big matmul feeding a reduce that gives a reshape's shape).
+ *   elements: over the nodes evaluated, the elements of their inputs and
+ *             outputs (bounds memory: outputs are kept, inputs widened);
+ *   work:     elements times the work per element of contractions, pools,
+ *             LRN, resize and fused bodies (bounds time).
+ * Going over is an error (KILN_E_UNSUPPORTED) naming the value. */
+#define CONST_EVAL_MAX_ELEMS ((double)(1 << 24))
+#define CONST_EVAL_MAX_WORK ((double)(1 << 28))
+
 typedef struct {
   ir_graph *g;
   ir_tensor *memo;  /* per value id */
   char *state;      /* 0 unknown, 1 evaluated, 2 not constant */
   kiln_diag *d;
+  double elems, work; /* spent so far, against the budgets above */
 } ceval;
 
 static int ceval_value(ceval *c, int v, int depth);
+
+static double numel_of(const ir_graph *g, int v) {
+  return v >= 0 && g->values[v].typed ? (double)ir_type_numel(&g->values[v].type) : 0.0;
+}
+
+/* Estimated work of evaluating node n (its values typed): elements read and
+ * written, times the taps per element where an op has more than one. Also
+ * adds the node's elements to *elems. Doubles: no overflow. */
+static double node_cost(const ir_graph *g, const ir_node *n, double *elems, int depth) {
+  double in = 0, out = 0;
+  for (int k = 0; k < n->n_in; k++)
+    if (n->op != IR_OP_SHAPE && n->op != IR_OP_SIZE) in += numel_of(g, n->in[k]);
+  for (int j = 0; j < n->n_out; j++) out += numel_of(g, n->out[j]);
+  *elems += in + out;
+  double taps = 1;
+  const ir_type *w = n->n_in > 1 && n->in[1] >= 0 ? &g->values[n->in[1]].type : NULL;
+  const ir_type *x = n->n_in > 0 && n->in[0] >= 0 ? &g->values[n->in[0]].type : NULL;
+  switch (n->op) {
+  case IR_OP_MATMUL:
+    if (x && x->rank > 0) taps = (double)x->dims[x->rank - 1];
+    break;
+  case IR_OP_CONV:
+  case IR_OP_CONV_TRANSPOSE: /* per output (conv) or input (transpose) element */
+    if (w && w->rank > 0)
+      taps = (double)ir_type_numel(w) / (w->dims[0] > 0 ? (double)w->dims[0] : 1.0);
+    if (n->op == IR_OP_CONV_TRANSPOSE) out += numel_of(g, n->in[0]);
+    break;
+  case IR_OP_MAX_POOL:
+  case IR_OP_AVG_POOL:
+  case IR_OP_LP_POOL: {
+    const ir_attr *a = ir_attr_find(n, "kernel_shape");
+    for (int i = 0; a && i < a->n; i++) taps *= a->ints[i] > 1 ? (double)a->ints[i] : 1;
+    break;
+  }
+  case IR_OP_LRN: {
+    const ir_attr *a = ir_attr_find(n, "size");
+    if (a && a->i > 1) taps = (double)a->i;
+    break;
+  }
+  case IR_OP_RESIZE: /* up to 4 taps per axis (cubic) */
+    if (x) taps = (double)(1 << (2 * (x->rank < IR_MAX_RANK ? x->rank : IR_MAX_RANK)));
+    break;
+  case IR_OP_FUSED: /* the body's nodes */
+    if (n->body && depth < 16)
+      for (int i = 0; i < n->body->n_nodes; i++)
+        if (!n->body->nodes[i].dead)
+          in += node_cost(n->body, &n->body->nodes[i], elems, depth + 1);
+    break;
+  default: break;
+  }
+  return in + out * taps;
+}
 
 static int ceval_node(ceval *c, int node, int depth) {
   ir_graph *g = c->g;
@@ -22,6 +87,17 @@ static int ceval_node(ceval *c, int node, int depth) {
   const ir_op_info *info = ir_op_get(n->op);
   for (int j = 0; j < n->n_out; j++)
     if (!g->values[n->out[j]].typed) return 0;
+  c->work += node_cost(g, n, &c->elems, 0);
+  if (c->elems > CONST_EVAL_MAX_ELEMS || c->work > CONST_EVAL_MAX_WORK) {
+    char desc[IR_MAX_NAME + 128];
+    kiln_diag_error(c->d, KILN_E_UNSUPPORTED,
+                    "%s: %s: evaluating it at compile time to decide a shape would take more "
+                    "than %.0f elements or %.0f operations; kiln evaluates only small values "
+                    "there",
+                    g->source, ir_node_desc(g, n, desc, sizeof desc), CONST_EVAL_MAX_ELEMS,
+                    CONST_EVAL_MAX_WORK);
+    return -1;
+  }
   const ir_tensor *ins[IR_MAX_NODE_INPUTS > 64 ? 64 : IR_MAX_NODE_INPUTS];
   const ir_tensor **in = n->n_in > 64 ? kiln_xmalloc(sizeof(ir_tensor *) * (size_t)n->n_in)
                                       : ins;
@@ -92,7 +168,7 @@ static int ceval_value(ceval *c, int v, int depth) {
 
 int ir_try_const_eval(ir_graph *g, int v, ir_tensor *out, kiln_diag *d) {
   ceval c = {g, kiln_xcalloc((size_t)g->n_values + 1, sizeof(ir_tensor)),
-             kiln_xcalloc((size_t)g->n_values + 1, 1), d};
+             kiln_xcalloc((size_t)g->n_values + 1, 1), d, 0, 0};
   int rc = ceval_value(&c, v, 0);
   if (rc == 1) {
     if (ir_tensor_alloc(out, &c.memo[v].type, d)) rc = -1;

@@ -14,8 +14,8 @@ int infer_fused(ir_graph *g, ir_node *n, kiln_diag *d) {
   ir_graph *b = n->body;
   if (!b) return ir_node_error(d, g, n, "a fused node needs a body (graph NAME { ... })");
   if (b->n_inputs != n->n_in || b->n_outputs != n->n_out)
-    return ir_node_error(d, g, n, "has %d inputs and %d results but its body %d and %d",
-                         n->n_in, n->n_out, b->n_inputs, b->n_outputs);
+    return ir_node_error(d, g, n, "has %d inputs and %d results but its body %d and %d", n->n_in,
+                         n->n_out, b->n_inputs, b->n_outputs);
   char x[256], y[256];
   for (int k = 0; k < n->n_in; k++) {
     const ir_type *t = ir_in_type(g, n, k);

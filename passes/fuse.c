@@ -51,9 +51,9 @@
 
 typedef struct {
   ir_graph *g;
-  int *uses;   /* per value: operand uses by live nodes + graph outputs */
+  int *uses;    /* per value: operand uses by live nodes + graph outputs */
   char *is_out; /* per value: a graph output */
-  int *cstart; /* per value: consumers cons[cstart[v] .. cstart[v+1]) (distinct nodes) */
+  int *cstart;  /* per value: consumers cons[cstart[v] .. cstart[v+1]) (distinct nodes) */
   int *cons;
 } gq;
 
@@ -237,7 +237,8 @@ static int match_inv_std(const gq *q, int var, int num, double *eps, int *nodes,
   }
   int rv;
   double one;
-  if (tn->op == IR_OP_RECIPROCAL) rv = tn->out[0];
+  if (tn->op == IR_OP_RECIPROCAL)
+    rv = tn->out[0];
   else if (tn->op == IR_OP_DIV && tn->in[1] == sv && const_scalar(g, tn->in[0], &one) && one == 1.0)
     rv = tn->out[0];
   else
@@ -284,9 +285,8 @@ static int ones_param(ir_graph *g, const ir_type *x, int axis, const char *name)
 
 /* Replaces the pattern nodes[0..n) (whose last result `root` survives) by
  * one node op(in) producing root; key[new] takes the root producer's key. */
-static int replace_pattern(ir_graph *g, const int *nodes, int n, int root, ir_op op,
-                           const int *in, int n_in, int axis, double eps, int **key, int *key_cap,
-                           kiln_diag *d) {
+static int replace_pattern(ir_graph *g, const int *nodes, int n, int root, ir_op op, const int *in,
+                           int n_in, int axis, double eps, int **key, int *key_cap, kiln_diag *d) {
   char name[IR_MAX_NAME + 1];
   int rp = producer(g, root);
   KILN_ASSERT(rp >= 0);
@@ -400,8 +400,8 @@ static int rewrite_softmax(gq *q, int i, int **key, int *key_cap, kiln_diag *d) 
   if (e < 0 || q->is_out[ev] || q->uses[ev] != 2) return 0;
   int sv = rn->out[0];
   int dn = only_consumer(q, sv);
-  if (dn < 0 || !single_use(q, sv) || g->nodes[dn].op != IR_OP_DIV ||
-      g->nodes[dn].in[0] != ev || g->nodes[dn].in[1] != sv)
+  if (dn < 0 || !single_use(q, sv) || g->nodes[dn].op != IR_OP_DIV || g->nodes[dn].in[0] != ev ||
+      g->nodes[dn].in[1] != sv)
     return 0;
   int nodes[5], nn = 0;
   int x = g->nodes[e].in[0];
@@ -554,8 +554,10 @@ static int run_rewrites(ir_graph *g, kiln_diag *d) {
     const ir_node *n = &g->nodes[i];
     if (n->dead || n->body) continue;
     rc = 0;
-    if (n->op == IR_OP_REDUCE_MEAN) rc = rewrite_norm(&q, i, &key, &cap, d);
-    else if (n->op == IR_OP_REDUCE_SUM) rc = rewrite_softmax(&q, i, &key, &cap, d);
+    if (n->op == IR_OP_REDUCE_MEAN)
+      rc = rewrite_norm(&q, i, &key, &cap, d);
+    else if (n->op == IR_OP_REDUCE_SUM)
+      rc = rewrite_softmax(&q, i, &key, &cap, d);
     if (rc > 0) {
       made++;
       gq_free(&q);
@@ -582,7 +584,7 @@ static const char *const kind_names[] = {"elementwise", "contraction", "reductio
 
 typedef struct {
   group_kind kind;
-  int anchor;   /* the contraction or reduction node; -1 */
+  int anchor; /* the contraction or reduction node; -1 */
   int n, cap;
   int *members; /* node ids */
   int dead;     /* merged into another group */
@@ -592,7 +594,7 @@ typedef struct {
   ir_graph *g;
   gq q;
   int nn;
-  int *gid;       /* node -> group, -1 */
+  int *gid; /* node -> group, -1 */
   group *groups;
   int n_groups, cap_groups;
   int *in_mark, *vis_mark, stamp; /* convexity search */
@@ -629,8 +631,8 @@ static int ew_node(const ir_graph *g, const ir_node *n) {
   ir_op_class cls = ir_op_get(n->op)->cls;
   if ((cls != IR_CLASS_ELEMWISE && cls != IR_CLASS_BROADCAST) || ir_op_is_view(n->op)) return 0;
   for (int k = 0; k < n->n_in; k++)
-    if (n->in[k] >= 0 && (!g->values[n->in[k]].typed ||
-                          !ir_dtype_supported(g->values[n->in[k]].type.dtype)))
+    if (n->in[k] >= 0 &&
+        (!g->values[n->in[k]].typed || !ir_dtype_supported(g->values[n->in[k]].type.dtype)))
       return 0;
   const ir_value *o = &g->values[n->out[0]];
   return o->typed && ir_dtype_supported(o->type.dtype);
@@ -748,8 +750,10 @@ static void grow_epilogue(fz *c, int gi, const ir_type *shape, int dtype) {
       }
     }
     if (best < 0) break;
-    if (convex_with(c, gi, -1, &best, 1)) group_add(c, gi, best);
-    else c->rej[best] = gi + 1;
+    if (convex_with(c, gi, -1, &best, 1))
+      group_add(c, gi, best);
+    else
+      c->rej[best] = gi + 1;
     changed = 1;
   }
 }
@@ -778,7 +782,8 @@ static void grow_prologue(fz *c, int gi, const ir_type *xshape) {
         int ok = 1;
         for (int e = c->q.cstart[v]; e < c->q.cstart[v + 1] && ok; e++) {
           int y = c->q.cons[e];
-          if (c->gid[y] != gi) ok = 0;
+          if (c->gid[y] != gi)
+            ok = 0;
           else if (y == G->anchor)
             for (int kk = 1; kk < g->nodes[y].n_in; kk++) ok &= g->nodes[y].in[kk] != v;
         }
@@ -786,8 +791,10 @@ static void grow_prologue(fz *c, int gi, const ir_type *xshape) {
       }
     }
     if (best < 0) break;
-    if (convex_with(c, gi, -1, &best, 1)) group_add(c, gi, best);
-    else c->rej[best] = gi + 1;
+    if (convex_with(c, gi, -1, &best, 1))
+      group_add(c, gi, best);
+    else
+      c->rej[best] = gi + 1;
     changed = 1;
   }
 }
@@ -980,8 +987,8 @@ int pass_fuse(ir_graph *g, pass_ctx *ctx, kiln_diag *d) {
     if (G->dead || G->n < 2) continue;
     qsort(G->members, (size_t)G->n, sizeof(int), cmp_int);
     int e = no++;
-    while (e > 0 && c.groups[order[e - 1]].members[c.groups[order[e - 1]].n - 1] >
-                        G->members[G->n - 1]) {
+    while (e > 0 &&
+           c.groups[order[e - 1]].members[c.groups[order[e - 1]].n - 1] > G->members[G->n - 1]) {
       order[e] = order[e - 1];
       e--;
     }

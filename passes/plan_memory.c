@@ -17,6 +17,12 @@
  *     input's, where that input is an arena value whose last use is this
  *     node, takes the input's slot (the first such input). Graph inputs,
  *     outputs and constants are never written over.
+ *   - views (ir_op_is_view: reshape, flatten, squeeze, unsqueeze, identity,
+ *     dropout) alias their input: a view is no arena value, its offset is
+ *     that of the memory it aliases (-1 outside the arena), and its uses
+ *     keep that memory live. The value a graph-output view aliases lives in
+ *     the caller's buffer (no arena value). In-place reuse may go through
+ *     a view of a dying input.
  *   - g->arena_bytes is the arena's size, a multiple of PLAN_ALIGN, and at
  *     least the lower bound below; deterministic.
  *

@@ -11,8 +11,18 @@
  *   intermediates     the workspace at ir_value.offset when a memory plan
  *                     set one, else at their own 64-byte aligned offset
  *                     (a plain bump allocation: no reuse yet)
+ *   views             (ir_op_is_view) the storage of their input when their
+ *                     offset agrees with it (view_alias): no kernel; a
+ *                     value whose view is a graph output is written into
+ *                     that output's buffer
  *   static nodes      (range, shape, size, constant_of_shape) are
  *                     evaluated now and stored with the weights
+ *   prepared kernels  (cg_prep in kernels.h: matmul, conv) their blob
+ *                     (pre-packed weights) is stored with the weights, in
+ *                     place of a constant only they read; the scratch they
+ *                     ask for is one region at the end of the workspace,
+ *                     shared by all kernels (the calling thread's; pool
+ *                     threads allocate their own, parallel.c)
  *
  * Limits: see the checks below (CG_MAX_IO entries of the typed entry).
  */

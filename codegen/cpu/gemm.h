@@ -90,6 +90,9 @@ typedef struct {
   int64_t *a_off, *b_off, *c_off, *bias_off;
   /* task split (cg_gemm_split) */
   int64_t mb, nb; /* rows / columns per task: multiples of mr / nr */
+  int shared_b;   /* B packed once (first parallel phase) into the calling
+                     thread's scratch, read by every task (batch 1) */
+  int scratch_param; /* (emission) the kernel's scratch parameter */
 } cg_gemm;
 
 /* A masked load with stride 2 as two vector loads and a shuffle (no

@@ -1,6 +1,6 @@
 /* The kernel-emitter interface of the CPU backend.
  *
- * Every node becomes one LLVM function (later: every fused kernel)
+ * Every node (a fused node too: kernels_fused.c) becomes one LLVM function
  *
  *   i32 kiln_kN_OP(ptr noalias in_0, ..., ptr noalias out_0, ...)
  *

@@ -39,10 +39,10 @@
 
 typedef struct {
   const ir_graph *b;
-  int n_in, n_out;       /* the fused node's */
-  int *pin;              /* body value -> fused input index, -1 */
-  int anchor;            /* body node: the contraction or reduction, -1 */
-  char *pro;             /* body node: in the prologue (computes the anchor's input 0) */
+  int n_in, n_out; /* the fused node's */
+  int *pin;        /* body value -> fused input index, -1 */
+  int anchor;      /* body node: the contraction or reduction, -1 */
+  char *pro;       /* body node: in the prologue (computes the anchor's input 0) */
 } fbody;
 
 static void fbody_free(fbody *f) {
@@ -50,7 +50,9 @@ static void fbody_free(fbody *f) {
   free(f->pro);
 }
 
-static int fused_unsupported(cg_kernel *k, const char *msg) { return cgk_unsupported(k, "%s", msg); }
+static int fused_unsupported(cg_kernel *k, const char *msg) {
+  return cgk_unsupported(k, "%s", msg);
+}
 
 static int same_dims(const ir_type *a, const ir_type *b) {
   return a->rank == b->rank && !memcmp(a->dims, b->dims, sizeof(int64_t) * (size_t)a->rank);
@@ -88,8 +90,9 @@ static int fbody_init(cg_kernel *k, fbody *f) {
     ir_op_class c = ir_op_get(n->op)->cls;
     int ew = (c == IR_CLASS_ELEMWISE || c == IR_CLASS_BROADCAST) && n->n_out == 1 && !n->body;
     if (ew && cg_emitter(n->op)) continue;
-    if (f->anchor >= 0 || n->body) return fused_unsupported(k, "a fused body with more than one "
-                                                               "kernel that is not elementwise");
+    if (f->anchor >= 0 || n->body)
+      return fused_unsupported(k, "a fused body with more than one "
+                                  "kernel that is not elementwise");
     f->anchor = i;
   }
   for (int v = 0; v < b->n_values; v++) {
@@ -120,10 +123,10 @@ static void mark_prologue(fbody *f) {
 /* ---- per-element evaluation ---------------------------------------------------------------- */
 
 typedef struct {
-  cg_kernel *k;          /* the function being emitted: buffers through cgk_arg */
+  cg_kernel *k; /* the function being emitted: buffers through cgk_arg */
   const fbody *f;
-  LLVMValueRef *val;     /* body value -> its value at this element */
-  LLVMValueRef *off;     /* fused input -> its element offset here (NULL: not read here) */
+  LLVMValueRef *val; /* body value -> its value at this element */
+  LLVMValueRef *off; /* fused input -> its element offset here (NULL: not read here) */
   int rc;
 } felem;
 
@@ -336,11 +339,12 @@ static void ew_body(cg_kernel *k, LLVMValueRef *off, void *user) {
 static int emit_elementwise(cg_kernel *k, const fbody *f) {
   const ir_type *y = k->out_t[0];
   for (int j = 1; j < k->n_out; j++)
-    if (k->out_t[j]->rank != y->rank || memcmp(k->out_t[j]->dims, y->dims,
-                                                sizeof(int64_t) * (size_t)y->rank))
+    if (k->out_t[j]->rank != y->rank ||
+        memcmp(k->out_t[j]->dims, y->dims, sizeof(int64_t) * (size_t)y->rank))
       return cgk_unsupported(k, "elementwise results of different shapes");
-  if (f->anchor >= 0) return cgk_unsupported(k, "an elementwise kernel with a %s",
-                                             ir_op_name(f->b->nodes[f->anchor].op));
+  if (f->anchor >= 0)
+    return cgk_unsupported(k, "an elementwise kernel with a %s",
+                           ir_op_name(f->b->nodes[f->anchor].op));
   int nops = k->n_in + k->n_out;
   fnest n;
   fnest_init(&n, y->rank, y->dims, nops);
@@ -366,11 +370,11 @@ static int emit_elementwise(cg_kernel *k, const fbody *f) {
 
 typedef struct {
   const fbody *f;
-  int target;            /* the fused result the contraction's emitter stores */
-  int rank;              /* of the contraction's result (simplified) */
+  int target; /* the fused result the contraction's emitter stores */
+  int rank;   /* of the contraction's result (simplified) */
   int64_t dims[IR_MAX_RANK];
   int64_t (*st)[IR_MAX_RANK]; /* fused input -> strides over dims */
-  int lanes_on_axis;     /* an emitter's vector never leaves dims' last axis */
+  int lanes_on_axis;          /* an emitter's vector never leaves dims' last axis */
   int calls;
   int rc;
 } epi_ctx;
@@ -615,15 +619,15 @@ typedef struct {
   const ir_node *a;
   ir_op op;
   ir_dtype xt, yt;
-  int rank;                     /* of x */
+  int rank; /* of x */
   int64_t dims[IR_MAX_RANK];
   unsigned char red[IR_MAX_RANK];
-  int64_t cnt;                  /* reduced elements per result */
+  int64_t cnt; /* reduced elements per result */
   double eps;
   int n_in, n_out;
   /* operands: [n_in prologue inputs][n_in epilogue inputs][n_out results] */
   int n_ops;
-  fnest outer, inner;           /* kept axes / reduced axes, every operand */
+  fnest outer, inner; /* kept axes / reduced axes, every operand */
   felem e;
   LLVMValueRef *base;           /* the outer offsets */
   LLVMValueRef acc, m, mu, inv; /* f64 state */
@@ -724,9 +728,9 @@ static void red_inner(cg_kernel *k, LLVMValueRef *off, void *user) {
         int pv = c->a->in[p];
         if (pv < 0) continue;
         int j = c->f->pin[pv];
-        LLVMValueRef s =
-            cgk_to_f64(k, c->xt, cgk_load(k, b->values[pv].type.dtype, cgk_arg(k, (unsigned)j),
-                                          off[c->n_in + j]));
+        LLVMValueRef s = cgk_to_f64(
+            k, c->xt,
+            cgk_load(k, b->values[pv].type.dtype, cgk_arg(k, (unsigned)j), off[c->n_in + j]));
         v = p == 1 ? LLVMBuildFMul(BLD, v, s, "") : LLVMBuildFAdd(BLD, v, s, "");
       }
       (void)L;
@@ -772,8 +776,8 @@ static void red_outer(cg_kernel *k, LLVMValueRef *off, void *user) {
       c->mu = f64c(k, 0.0);
       var = LLVMBuildFDiv(BLD, cgk_get(k, c->acc), mcnt, "");
     }
-    c->inv = LLVMBuildFDiv(
-        BLD, f64c(k, 1.0), fcall(k, "llvm.sqrt", LLVMBuildFAdd(BLD, var, f64c(k, c->eps), "")), "");
+    c->inv = LLVMBuildFDiv(BLD, f64c(k, 1.0),
+                           fcall(k, "llvm.sqrt", LLVMBuildFAdd(BLD, var, f64c(k, c->eps), "")), "");
     c->pass = 2;
     fnest_emit(k, &c->inner, off, red_inner, c);
     return;
@@ -861,7 +865,8 @@ static int emit_reduction(cg_kernel *k, fbody *f) {
     int nax = ir_attr_ints(a, "axes", &axes);
     if (ir_node_has_input(a, 1)) return cgk_unsupported(k, "axes given as an input");
     if (nax <= 0) {
-      if (ir_attr_int(a, "noop_with_empty_axes")) return cgk_unsupported(k, "an identity reduction");
+      if (ir_attr_int(a, "noop_with_empty_axes"))
+        return cgk_unsupported(k, "an identity reduction");
       for (int d = 0; d < x->rank; d++) c.red[d] = 1;
     }
     for (int i = 0; i < nax; i++) c.red[norm_axis(axes[i], x->rank)] = 1;
@@ -896,19 +901,22 @@ static int emit_reduction(cg_kernel *k, fbody *f) {
   c.n_ops = 2 * k->n_in + k->n_out;
   /* strides over x's axes: prologue inputs broadcast to x; epilogue inputs
    * and results over y, mapped onto x's axes (reduced axes: 0) */
-  int64_t (*st)[IR_MAX_RANK] = kiln_xcalloc((size_t)c.n_ops + 1, sizeof *st);
+  int64_t(*st)[IR_MAX_RANK] = kiln_xcalloc((size_t)c.n_ops + 1, sizeof *st);
   int64_t ys[IR_MAX_RANK];
   int rc = KILN_OK;
   /* which inputs the prologue (and the anchor) and the epilogue read */
-  char *pro_in = kiln_xcalloc((size_t)k->n_in + 1, 1), *epi_in = kiln_xcalloc((size_t)k->n_in + 1, 1);
+  char *pro_in = kiln_xcalloc((size_t)k->n_in + 1, 1),
+       *epi_in = kiln_xcalloc((size_t)k->n_in + 1, 1);
   inputs_read(f, f->pro, 1, pro_in);
   inputs_read(f, f->pro, 0, epi_in);
   for (int p = 0; p < a->n_in; p++)
     if (a->in[p] >= 0 && f->pin[a->in[p]] >= 0) pro_in[f->pin[a->in[p]]] = 1;
   for (int i = 0; i < k->n_in && !rc; i++) {
     int64_t s[IR_MAX_RANK];
-    if (bcast_strides(k->in_t[i], x->rank, x->dims, s)) memcpy(st[i], s, sizeof s);
-    else if (pro_in[i]) rc = cgk_unsupported(k, "input %d does not broadcast to the reduction's input", i);
+    if (bcast_strides(k->in_t[i], x->rank, x->dims, s))
+      memcpy(st[i], s, sizeof s);
+    else if (pro_in[i])
+      rc = cgk_unsupported(k, "input %d does not broadcast to the reduction's input", i);
     if (bcast_strides(k->in_t[i], y->rank, y->dims, s)) {
       for (int d = 0, yd = 0; d < x->rank; d++) {
         if (c.red[d] && !keep) continue;
@@ -936,15 +944,19 @@ static int emit_reduction(cg_kernel *k, fbody *f) {
   int64_t kd[IR_MAX_RANK], rd[IR_MAX_RANK];
   int nk = 0, nr = 0;
   for (int d = 0; d < x->rank; d++) {
-    if (c.red[d]) rd[nr++] = x->dims[d];
-    else kd[nk++] = x->dims[d];
+    if (c.red[d])
+      rd[nr++] = x->dims[d];
+    else
+      kd[nk++] = x->dims[d];
   }
   fnest_init(&c.outer, nk, kd, c.n_ops);
   fnest_init(&c.inner, nr, rd, c.n_ops);
   for (int o = 0; o < c.n_ops; o++)
     for (int d = 0, ik = 0, ir = 0; d < x->rank; d++) {
-      if (c.red[d]) c.inner.st[o][ir++] = st[o][d];
-      else c.outer.st[o][ik++] = st[o][d];
+      if (c.red[d])
+        c.inner.st[o][ir++] = st[o][d];
+      else
+        c.outer.st[o][ik++] = st[o][d];
     }
   free(st);
   fnest_simplify(&c.outer);
@@ -970,10 +982,14 @@ int cg_emit_fused(cg_kernel *k) {
   int rc = fbody_init(k, &f);
   if (!rc) {
     const char *kind = ir_attr_str(k->n, "kind");
-    if (!strcmp(kind, "elementwise")) rc = emit_elementwise(k, &f);
-    else if (!strcmp(kind, "contraction")) rc = emit_contraction(k, &f);
-    else if (!strcmp(kind, "reduction")) rc = emit_reduction(k, &f);
-    else rc = cgk_unsupported(k, "fused kernels of kind '%s'", kind);
+    if (!strcmp(kind, "elementwise"))
+      rc = emit_elementwise(k, &f);
+    else if (!strcmp(kind, "contraction"))
+      rc = emit_contraction(k, &f);
+    else if (!strcmp(kind, "reduction"))
+      rc = emit_reduction(k, &f);
+    else
+      rc = cgk_unsupported(k, "fused kernels of kind '%s'", kind);
   }
   fbody_free(&f);
   return rc;

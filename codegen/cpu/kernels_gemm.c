@@ -30,8 +30,6 @@
  * the interpreter accumulates in double, so results differ by the usual
  * O(K) ulp of a float sum (docs/abi.md).
  */
-#include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "codegen/cpu/gemm.h"
@@ -111,14 +109,6 @@ void cg_gemm_plan_make(const cgl *L, ir_dtype t, int64_t M, int64_t N, int64_t K
     p->mr = 6; /* 16 registers: 12 accumulators */
     p->nv = 2;
   }
-  const char *ov = getenv("KILN_GEMM_TILE"); /* development: MRxNV */
-  if (ov) {
-    int a = 0, b = 0;
-    if (sscanf(ov, "%dx%d", &a, &b) == 2 && a >= 1 && a <= 32 && b >= 1 && b <= 8) {
-      p->mr = a;
-      p->nv = b;
-    }
-  }
   /* narrow products: no wider than N (less padding in packed B) */
   if (p->nv > cdiv(N, p->vl)) p->nv = (int)imax(1, cdiv(N, p->vl));
   p->nr = p->nv * p->vl;
@@ -158,11 +148,18 @@ int64_t cg_gemm_packed_b_elems(const cg_gemm_plan *p) { return p->npad * p->K; }
  * this many rows (more for im2col with gathers, the costly packing). */
 #define REPACK_MIN 96
 #define REPACK_MIN_GATHER 256
+/* Largest B packed once and shared by a kernel's tasks (bytes). */
+#define SHARED_B_MAX (8 << 20)
+#define SHARED_MIN_PANELS 4
 
 /* Tasks: batch entries x row blocks x column blocks. A dense A is read in
  * place (no packing), so splitting N costs nothing; splitting M makes
  * every row block pack B's panels again (when B is not pre-packed), so N
- * is split first and M only into blocks of REPACK_MIN rows or more. */
+ * is split first and M only into blocks of REPACK_MIN rows or more.
+ * Exception: a single product with few columns and many rows (a conv on
+ * a small image) packs B once, in a first parallel phase, into the calling
+ * thread's scratch; the tasks of the second phase split M and share it,
+ * so the large A is read once. */
 int64_t cg_gemm_split(cg_gemm *g) {
   const cg_gemm_plan *p = &g->p;
   double flops = 2.0 * (double)g->batch * (double)p->M * (double)p->N * (double)p->K;
@@ -175,6 +172,18 @@ int64_t cg_gemm_split(cg_gemm *g) {
     mmax = imax(1, p->M / (gathers ? REPACK_MIN_GATHER : REPACK_MIN));
   }
   mmax = imin(mmax, p->mp);
+  /* B packed once into the caller's scratch and shared by all tasks,
+   * which then split M: for a single product whose A is larger than its
+   * packed B (deep layers with small images) */
+  int64_t shared = p->K * p->npad * p->esz;
+  g->shared_b = g->batch == 1 && g->b_kind != CG_OPND_PACKED && p->M > p->npad &&
+                shared <= SHARED_B_MAX;
+  if (g->shared_b) {
+    /* a task's rows reuse each B panel from L1: 4 row panels at least */
+    g->mb = cdiv(p->mp, imax(1, imin(want, p->mp / SHARED_MIN_PANELS))) * p->mr;
+    g->nb = p->npad;
+    return shared;
+  }
   int64_t nblk = imax(1, imin(per_batch, p->np));
   int64_t mblk = imax(1, imin(cdiv(per_batch, nblk), mmax));
   g->mb = cdiv(p->mp, mblk) * p->mr;
@@ -195,7 +204,6 @@ typedef struct {
   LLVMValueRef bpk;           /* scratch: the packed B panel */
   LLVMValueRef m_lo, m_hi, n_lo, n_hi;
   LLVMValueRef k0, kcur, first, last;
-  LLVMValueRef ip_lo; /* first row panel of the task */
 } gctx;
 
 static LLVMValueRef ci(cg_kernel *k, int64_t v) { return cgl_i64(k->L, v); }
@@ -744,8 +752,12 @@ static void gemm_task(cg_kernel *k, LLVMValueRef t, void *user) {
   c.n_hi = smin(k, add(k, c.n_lo, ci(k, g->nb)), ci(k, p->N));
   LLVMValueRef abuf = g->a_kind == CG_OPND_PACKED ? k->blob : k->in[g->a_in];
   LLVMValueRef bbuf = g->b_kind == CG_OPND_PACKED ? k->blob : k->in[g->b_in];
+  int b_packed = g->b_kind == CG_OPND_PACKED || g->shared_b;
   c.a = gep(&c, abuf, table(k, g->a_off, g->batch, b));
-  c.b = gep(&c, bbuf, table(k, g->b_off, g->batch, b));
+  if (g->shared_b) /* packed by the first phase into the caller's scratch */
+    c.b = cgk_arg(k, (unsigned)g->scratch_param);
+  else
+    c.b = gep(&c, bbuf, table(k, g->b_off, g->batch, b));
   c.c_off = table(k, g->c_off, g->batch, b);
   c.c = gep(&c, k->out[0], c.c_off);
   if (g->bias_in >= 0) c.bias = gep(&c, k->in[g->bias_in], table(k, g->bias_off, g->batch, b));
@@ -772,7 +784,7 @@ static void gemm_task(cg_kernel *k, LLVMValueRef t, void *user) {
     }
     int nvalid = edge ? rem_n : p->nr;
     LLVMValueRef bp;
-    if (g->b_kind == CG_OPND_PACKED) {
+    if (b_packed) {
       bp = gep(&c, c.b, add(k, mul(k, c.k0, ci(k, p->npad)), mul(k, jp, mul(k, ci(k, p->nr), c.kcur))));
     } else {
       if (g->b_kind == CG_OPND_DENSE)
@@ -790,10 +802,53 @@ static void gemm_task(cg_kernel *k, LLVMValueRef t, void *user) {
   cgl_loop_end(L, &lk);
 }
 
-void cg_gemm_emit(cg_kernel *k, const cg_gemm *g) {
+/* Shared B, first phase: task t packs panel t % np of K block t / np
+ * into the packed-B layout in the caller's scratch (batch 1). */
+static void pack_task(cg_kernel *k, LLVMValueRef t, void *user) {
+  const cg_gemm *g = user;
   const cg_gemm_plan *p = &g->p;
-  KILN_ASSERT(p->K > 0 && p->M > 0 && p->N > 0 && g->batch > 0);
+  cgl *L = k->L;
+  gctx c;
+  memset(&c, 0, sizeof c);
+  c.k = k;
+  c.g = g;
+  c.p = p;
+  c.et = cgl_dtype(L, p->t);
+  c.vt = LLVMVectorType(c.et, (unsigned)p->vl);
+  LLVMValueRef kb = LLVMBuildSDiv(BLD, t, ci(k, p->np), "kb");
+  LLVMValueRef jp = LLVMBuildSRem(BLD, t, ci(k, p->np), "jp");
+  c.k0 = mul(k, kb, ci(k, p->kc));
+  c.kcur = smin(k, ci(k, p->kc), LLVMBuildSub(BLD, ci(k, p->K), c.k0, ""));
+  c.b = gep(&c, k->in[g->b_in], table(k, g->b_off, g->batch, ci(k, 0)));
+  c.bpk = gep(&c, cgk_arg(k, (unsigned)g->scratch_param),
+              add(k, mul(k, c.k0, ci(k, p->npad)), mul(k, jp, mul(k, ci(k, p->nr), c.kcur))));
+  int rem_n = (int)(p->N % p->nr);
+  for (int edge = 0; edge < 2; edge++) {
+    if (edge && !rem_n) break;
+    cgl_if e;
+    LLVMValueRef is_edge = LLVMBuildICmp(BLD, LLVMIntEQ, jp, ci(k, p->np - 1), "");
+    cgl_if_begin(L, &e, edge ? is_edge : rem_n ? LLVMBuildNot(BLD, is_edge, "") : LLVMConstInt(L->t_i1, 1, 0));
+    if (g->b_kind == CG_OPND_DENSE)
+      pack_b_dense(&c, jp, edge ? rem_n : p->nr);
+    else
+      pack_b_im2col(&c, jp, edge ? rem_n : p->nr);
+    cgl_if_end(L, &e);
+  }
+}
+
+void cg_gemm_emit(cg_kernel *k, const cg_gemm *g_in) {
+  cg_gemm g = *g_in;
+  const cg_gemm_plan *p = &g.p;
+  KILN_ASSERT(p->K > 0 && p->M > 0 && p->N > 0 && g.batch > 0);
   KILN_ASSERT(p->nv <= 8 && p->vl <= 64);
-  int64_t tasks = g->batch * cdiv(p->M, g->mb) * cdiv(p->N, g->nb);
-  cgk_parallel(k, tasks, gemm_task, (void *)g);
+  if (g.shared_b) {
+    /* the scratch parameter: tasks reach the caller's region through it */
+    g.scratch_param = -1;
+    for (unsigned i = 0; i < LLVMCountParams(k->L->fn); i++)
+      if (LLVMGetParam(k->L->fn, i) == k->scratch) g.scratch_param = (int)i;
+    KILN_ASSERT(g.scratch_param >= 0);
+    cgk_parallel(k, p->nkb * p->np, pack_task, &g);
+  }
+  int64_t tasks = g.batch * cdiv(p->M, g.mb) * cdiv(p->N, g.nb);
+  cgk_parallel(k, tasks, gemm_task, &g);
 }

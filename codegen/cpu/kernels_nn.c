@@ -1,14 +1,27 @@
 /* Contraction and pooling kernels: matmul, conv, conv_transpose, max/avg/lp
  * pooling, global pooling and lrn. Semantics: ir/ops_nn.c.
  *
- * These are the straightforward loop nests (the reference schedule):
- * matmul in i-k-j order so the innermost loop is unit-stride over b and y
- * and vectorises; conv gathers each output from the taps inside the input
- * (per-dimension tap ranges are computed, so no tap is bounds-checked);
- * conv_transpose scatters as the interpreter does. Contractions accumulate
- * in the element type (kernels.h); pools and lrn accumulate in f64 like
- * the interpreter. Cache tiling, packed weights and register-blocked
- * micro-kernels replace matmul and conv later behind the same interface.
+ *   matmul   f32/f64: the GEMM core (kernels_gemm.c, gemm.h), one product
+ *            per batch entry; a constant operand is pre-packed at compile
+ *            time (the preparer, cg_prep). Integers (and K = 0): the
+ *            reference loop nest in i-k-j order.
+ *   conv     depthwise-like (one input channel per group): a direct kernel
+ *            vectorised along the last spatial dim; otherwise the GEMM core
+ *            per (image, group): weights [M/g, C/g * taps] (pre-packed when
+ *            constant) times the im2col of the group's input, packed panel
+ *            by panel at run time (a 1x1 conv with unit strides and no
+ *            padding reads x directly). Any spatial rank.
+ *   pools    max_pool (without indices) and avg_pool on floats: vectors
+ *            along the last spatial dim, taps in the interpreter's order and
+ *            f64 sums, so the results are the interpreter's bit for bit;
+ *            the rest (indices, lp_pool, integers): scalar loop nests.
+ *   conv_transpose, global pools, lrn: the straightforward loop nests
+ *            (conv_transpose scatters as the interpreter does).
+ * The GEMM kernels, depthwise conv and vector pools split their work into
+ * tasks (cgk_parallel). Contractions accumulate in the element type
+ * (kernels.h, docs/abi.md "Numerics"); pools and lrn accumulate in f64
+ * like the interpreter. matmul and conv take a fused kernel's epilogue
+ * (kernels.h); the loop-nest fallbacks apply it in a pass over the result.
  *
  * Nodes arrive inferred and canonical: auto_pad and conv_transpose's
  * output_shape are resolved into explicit pads (and output_padding), so

@@ -11,7 +11,9 @@ Seeds written (names say where they came from):
                             inference and compile-time evaluation run deep
   corpus/onnx/data-*, model-*   tests/data/onnx/*.onnx, small tests/models
   corpus/tensor/*           input .pb files of several dtypes and ranks
-  corpus/kir/*              examples/, tests/data/kir/, tests/golden/
+  corpus/kir/*              examples/, tests/data/kir/, tests/golden/ (the
+                            kir/onnx-*.kir seeds are kept: README.md says how
+                            they were made)
 
 Only the Python standard library is used: the protobuf wire format is read
 and written by hand (the fields touched are ModelProto.graph = 7,
@@ -135,7 +137,9 @@ def main():
         d = os.path.join(CORPUS, sub)
         os.makedirs(d, exist_ok=True)
         for n in os.listdir(d):
-            if not n.startswith("regress-"):
+            # regressions, and the kir/onnx-*.kir seeds (printed by kiln: see
+            # README.md), are kept
+            if not n.startswith("regress-") and not (sub == "kir" and n.startswith("onnx-")):
                 os.remove(os.path.join(d, n))
 
     # one passing node test per op type: the smallest model

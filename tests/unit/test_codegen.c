@@ -961,6 +961,8 @@ START_TEST(test_gemm_matmul) {
     mm_case_c(&t, dt, 2, D(1, 64), 2, D(64, 1000), 0, 1); /* a linear layer, batch 1 */
     mm_case_c(&t, dt, 2, D(64, 48), 2, D(48, 96), 0, 0);  /* split into tasks */
     mm_case_c(&t, dt, 2, D(100, 96), 2, D(96, 100), 0, 1);
+    mm_case_c(&t, dt, 2, D(300, 50), 2, D(50, 20), 0, 0);   /* B packed once, shared */
+    mm_case_c(&t, dt, 2, D(200, 400), 2, D(400, 40), 1, 0); /* the same, K blocks */
     /* batches, broadcasting, 1-D operands */
     mm_case_c(&t, dt, 4, D(2, 3, 17, 9), 3, D(3, 9, 20), 0, 0);
     mm_case_c(&t, dt, 4, D(2, 3, 17, 9), 3, D(3, 9, 20), 0, 1);
@@ -1018,6 +1020,11 @@ START_TEST(test_gemm_conv) {
     conv_case_c(&t, dt, 4, D(1, 40, 12, 12), D(16, 40, 3, 3), 1, 1, NULL, NULL, D(1, 1, 1, 1), 1);
     conv_case_c(&t, dt, 4, D(1, 40, 12, 12), D(16, 40, 3, 3), 0, 1, D(2, 2), NULL, NULL, 0);
     conv_case_c(&t, dt, 4, D(1, 32, 28, 28), D(32, 32, 3, 3), 1, 1, NULL, NULL, D(1, 1, 1, 1), 1);
+    /* small images, many output channels: B packed once, shared by the tasks */
+    conv_case_c(&t, dt, 4, D(1, 8, 5, 5), D(64, 8, 3, 3), 1, 1, NULL, NULL, D(1, 1, 1, 1), 1);
+    conv_case_c(&t, dt, 4, D(1, 64, 7, 7), D(128, 64, 3, 3), 1, 1, NULL, NULL, D(1, 1, 1, 1), 1);
+    conv_case_c(&t, dt, 4, D(1, 16, 9, 9), D(48, 16, 3, 3), 0, 1, D(2, 2), NULL, D(1, 1, 1, 1), 0);
+    conv_case_c(&t, dt, 4, D(1, 24, 7, 7), D(100, 24, 1, 1), 1, 1, NULL, NULL, NULL, 1);
     /* 1-D and 3-D */
     conv_case_c(&t, dt, 3, D(2, 3, 40), D(5, 3, 4), 1, 1, D(3), NULL, D(2, 1), 1);
     conv_case_c(&t, dt, 3, D(1, 4, 30), D(4, 1, 5), 1, 4, NULL, D(2), D(4, 4), 1);

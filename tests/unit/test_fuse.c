@@ -75,8 +75,10 @@ static void run_pipeline(ir_graph *g, const char *passes, int level, const char 
   pass_pipeline p;
   kiln_diag d;
   kiln_diag_init(&d);
-  if (passes) ck_assert_int_eq(pass_pipeline_parse(passes, &p, &d), 0);
-  else ck_assert_int_eq(pass_pipeline_for_level(level, &p), 0);
+  if (passes)
+    ck_assert_int_eq(pass_pipeline_parse(passes, &p, &d), 0);
+  else
+    ck_assert_int_eq(pass_pipeline_for_level(level, &p), 0);
   pass_options o;
   pass_options_default(&o);
   o.opt_level = level;
@@ -141,8 +143,8 @@ static void compare(const ir_tensor *got, const ir_tensor *want, int n, double r
       if (isnan(x) && isnan(y)) continue;
       if (isinf(y) && x == y) continue;
       ck_assert_msg(fabs(x - y) <= atol + rtol * fabs(y),
-                    "%s: output %d element %lld: got %.9g, want %.9g\n%s", what, j,
-                    (long long)i, x, y, text);
+                    "%s: output %d element %lld: got %.9g, want %.9g\n%s", what, j, (long long)i, x,
+                    y, text);
     }
   }
 }
@@ -225,7 +227,7 @@ static fuse_stats check_model(const char *text, uint64_t seed, int compile) {
 typedef struct {
   sbuf b;
   uint64_t s;
-  int n;                    /* values */
+  int n; /* values */
   int rank[RG_MAX];
   int64_t dims[RG_MAX][4];
   int uses[RG_MAX];
@@ -275,7 +277,7 @@ static int rg_pick(rgraph *r) {
   return lo + rnd(&r->s, r->n - lo);
 }
 
-static const char *const unary_ops[] = {"relu", "tanh", "sigmoid", "neg",  "abs",
+static const char *const unary_ops[] = {"relu", "tanh", "sigmoid", "neg",     "abs",
                                         "silu", "gelu", "erf",     "softsign"};
 
 static char *random_model(uint64_t seed) {
@@ -326,8 +328,10 @@ static char *random_model(uint64_t seed) {
         rg_const(&r, bname, sizeof bname, rk, bd, -1, 1);
       }
       y = rg_new(&r, r.rank[a], r.dims[a]);
-      if (rnd(&r.s, 2)) sb_printf(&r.b, "  %%v%d = %s(%%v%d, %%%s)\n", y, op, a, bname);
-      else sb_printf(&r.b, "  %%v%d = %s(%%%s, %%v%d)\n", y, op, bname, a);
+      if (rnd(&r.s, 2))
+        sb_printf(&r.b, "  %%v%d = %s(%%v%d, %%%s)\n", y, op, a, bname);
+      else
+        sb_printf(&r.b, "  %%v%d = %s(%%%s, %%v%d)\n", y, op, bname, a);
     } else if (kind < 14 && r.rank[a] >= 2) { /* matmul + maybe bias */
       int64_t Kd = r.dims[a][r.rank[a] - 1], N = 2 + rnd(&r.s, 12);
       int64_t wd[2] = {Kd, N};
@@ -339,8 +343,8 @@ static char *random_model(uint64_t seed) {
       y = rg_new(&r, r.rank[a], od);
       sb_printf(&r.b, "  %%v%d = matmul(%%v%d, %%%s)\n", y, a, cn);
     } else if (kind < 16) { /* reduction over the last axis, keepdims */
-      static const char *const ops[] = {"reduce_sum", "reduce_mean", "reduce_max",
-                                        "reduce_min", "reduce_l2"};
+      static const char *const ops[] = {"reduce_sum", "reduce_mean", "reduce_max", "reduce_min",
+                                        "reduce_l2"};
       int64_t od[4];
       memcpy(od, r.dims[a], sizeof od);
       if (r.rank[a] == 0) continue;
@@ -468,12 +472,13 @@ START_TEST(test_random_dags_interpreted) {
 }
 END_TEST
 
-/* ---- one case per rule ------------------------------------------------------------------------ */
+/* ---- one case per rule ------------------------------------------------------------------------
+ */
 
 typedef struct {
   const char *text;
   int fused, elementwise, contraction, reduction; /* expected at -O2; -1: any */
-  int nodes;                                       /* live nodes at -O2; -1: any */
+  int nodes;                                      /* live nodes at -O2; -1: any */
 } rule_case;
 
 static const rule_case rule_cases[] = {
@@ -488,19 +493,22 @@ static const rule_case rule_cases[] = {
      "  %f = cast(%i) {to = f32}\n  %z = add(%f, %w)\n  output %z\n}\n",
      1, 1, 0, 0, 1},
     /* matmul, bias, relu; batched matmul with a residual */
-    {"graph a {\n  input %x: f32[2,3,8]\n  param %w: f32[8,5] = uniform(seed=1, low=-0.5, high=0.5)\n"
+    {"graph a {\n  input %x: f32[2,3,8]\n  param %w: f32[8,5] = uniform(seed=1, low=-0.5, "
+     "high=0.5)\n"
      "  param %b: f32[5] = uniform(seed=2)\n  input %r: f32[2,3,5]\n"
      "  %h = matmul(%x, %w)\n  %hb = add(%h, %b)\n  %a = relu(%hb)\n  %y = add(%a, %r)\n"
      "  output %y\n}\n",
      1, 0, 1, 0, 1},
     /* a big matmul (the GEMM path) with an epilogue, and its raw result kept */
-    {"graph a {\n  input %x: f32[37,70]\n  param %w: f32[70,45] = uniform(seed=3, low=-0.2, high=0.2)\n"
+    {"graph a {\n  input %x: f32[37,70]\n  param %w: f32[70,45] = uniform(seed=3, low=-0.2, "
+     "high=0.2)\n"
      "  param %b: f32[45] = uniform(seed=4)\n"
      "  %h = matmul(%x, %w)\n  %hb = add(%h, %b)\n  %g = gelu(%hb)\n  %n = neg(%h)\n"
      "  %t = transpose(%n) {perm = [1, 0]}\n  output %g, %t\n}\n",
      1, 0, 1, 0, 2},
     /* conv + residual + clip; conv_transpose + relu */
-    {"graph a {\n  input %img: f32[1,4,9,9]\n  param %k: f32[4,4,3,3] = uniform(seed=5, low=-0.3, high=0.3)\n"
+    {"graph a {\n  input %img: f32[1,4,9,9]\n  param %k: f32[4,4,3,3] = uniform(seed=5, low=-0.3, "
+     "high=0.3)\n"
      "  param %kt: f32[4,2,2,2] = uniform(seed=6, low=-0.3, high=0.3)\n"
      "  %c = conv(%img, %k) {pads = [1, 1, 1, 1]}\n  %r = add(%c, %img)\n"
      "  %y = clip(%r) {max = 6.0, min = 0.0}\n"
@@ -551,6 +559,11 @@ static const rule_case rule_cases[] = {
      "  %e = exp(%u)\n  %q = squeeze(%e) {axes = [0]}\n  %s = sigmoid(%q)\n"
      "  %y = flatten(%s) {axis = 1}\n  output %y, %f\n}\n",
      1, 0, 1, 0, 8},
+    /* a view of a constant (folded at -O1 and -O2; a view at -O0) read and output */
+    {"graph a {\n  input %x: f32[12]\n  param %c: f32[2,6] = uniform(seed=12)\n"
+     "  %v = reshape(%c) {shape = [12]}\n  %y = add(%x, %v)\n  %z = tanh(%y)\n"
+     "  output %z, %v\n}\n",
+     1, 1, 0, 0, 1},
     /* a view of an input is an output; a value and its view both outputs */
     {"graph a {\n  input %x: f32[3,4]\n  %v = reshape(%x) {shape = [12]}\n  %n = neg(%x)\n"
      "  %e = exp(%n)\n  %w = reshape(%e) {shape = [4, 3]}\n  output %v, %w, %e\n}\n",

@@ -11,6 +11,8 @@
  * first (required attributes get a neutral value; the verifier's contract
  * is what infer functions may rely on). The fuzzers (tests/fuzz) explore
  * combinations; this suite covers every op and attribute deterministically.
+ * The "limits" cases are IR-level regressions the fuzzers found (type
+ * limits of empty tensors, the budget of compile-time evaluation).
  */
 #include <float.h>
 #include <math.h>
@@ -304,6 +306,57 @@ START_TEST(test_op_hostile_attr_pairs) {
 }
 END_TEST
 
+/* ---- limits the fuzzers found missing ------------------------------------------------------------ */
+/* An empty tensor's other dims are bounded too (as the .kir parser has it):
+ * f32[0, 2^30, 2^20] is invalid, f32[0, 2^20, 2^20] is valid. */
+START_TEST(test_type_check_empty_tensor_dims) {
+  kiln_diag d;
+  kiln_diag_init(&d);
+  ir_type big = TY(IR_F32, 3, 0, INT64_C(1) << 30, INT64_C(1) << 20);
+  ck_assert_int_eq(ir_type_check(&big, &d, "t"), KILN_E_NOMEM);
+  ir_type ok = TY(IR_F32, 3, 0, INT64_C(1) << 20, INT64_C(1) << 20);
+  kiln_diag_init(&d);
+  ck_assert_int_eq(ir_type_check(&ok, &d, "t"), KILN_OK);
+  ir_type huge_dim = TY(IR_F32, 2, INT64_MAX, 0);
+  kiln_diag_init(&d);
+  ck_assert_int_eq(ir_type_check(&huge_dim, &d, "t"), KILN_E_NOMEM);
+}
+END_TEST
+
+/* Compile-time evaluation of a shape-deciding value is bounded: a tiny graph
+ * must not make inference allocate gigabytes or multiply for minutes. */
+static void expect_const_eval_refused(int matmul) {
+  ir_graph *g = ir_graph_new("g");
+  g->source = "g";
+  ir_type xt = TY(IR_F32, 1, 2);
+  int x = ir_add_input(g, "x", &xt);
+  int64_t side = matmul ? 2048 : 30000;
+  int cs = ir_node_new(g, IR_OP_CONSTANT_OF_SHAPE, "cs", NULL, 0, 1, NULL);
+  ir_set_ints(g, cs, "shape", (const int64_t[]){side, side}, 2);
+  ir_tensor one = th_tensor(IR_I64, 1, TH_DIMS(1), TH_VALS(1));
+  ir_set_tensor(g, cs, "value", &one);
+  ir_tensor_release(&one);
+  int v = g->nodes[cs].out[0];
+  if (matmul) v = g->nodes[ir_node_new(g, IR_OP_MATMUL, "mm", (int[]){v, v}, 2, 1, NULL)].out[0];
+  int rs = ir_node_new(g, IR_OP_REDUCE_SUM, "sum", &v, 1, 1, NULL);
+  ir_set_int(g, rs, "keepdims", 0);
+  int ex = ir_node_new(g, IR_OP_EXPAND, "ex", (int[]){x, g->nodes[rs].out[0]}, 2, 1, NULL);
+  ir_add_output(g, g->nodes[ex].out[0]);
+  kiln_diag d;
+  kiln_diag_init(&d);
+  ck_assert_int_eq(ir_verify(g, 0, &d), KILN_OK);
+  ck_assert_int_eq(ir_infer_shapes(g, &d), KILN_E_UNSUPPORTED);
+  ck_assert_msg(strstr(d.msg, "at compile time") && strstr(d.msg, matmul ? "'mm'" : "'sum'"),
+                "%s", d.msg);
+  ir_graph_free(g);
+}
+
+START_TEST(test_const_eval_budget) {
+  expect_const_eval_refused(0); /* 900M elements: memory */
+  expect_const_eval_refused(1); /* a 2048^3 matmul: time */
+}
+END_TEST
+
 static Suite *hostile_suite(void) {
   Suite *s = suite_create("hostile_attrs");
   TCase *tc = tcase_create("single");
@@ -313,6 +366,10 @@ static Suite *hostile_suite(void) {
   tc = tcase_create("pairs");
   tcase_set_timeout(tc, 300);
   tcase_add_loop_test(tc, test_op_hostile_attr_pairs, 0, IR_OP_COUNT);
+  suite_add_tcase(s, tc);
+  tc = tcase_create("limits");
+  tcase_add_test(tc, test_type_check_empty_tensor_dims);
+  tcase_add_test(tc, test_const_eval_budget);
   suite_add_tcase(s, tc);
   return s;
 }

@@ -976,6 +976,49 @@ START_TEST(test_external_hostile) {
 }
 END_TEST
 
+/* Inputs the fuzzers found (tests/fuzz/corpus/onnx/regress-*), reduced. */
+START_TEST(test_fuzz_regressions) {
+  /* an Expand without its shape input: an error, not a graph that fails
+   * to verify */
+  pb e = node_pb("Expand", "e", "x", "z");
+  pb g = relu_graph(&e, NULL);
+  pb m = model_pb(&g, 13);
+  expect_crafted_error(&m, KILN_E_INVALID, "'e' (Expand)", "'shape' is required", NULL);
+  /* the same for Unsqueeze-13 without axes */
+  e = node_pb("Unsqueeze", "u", "x", "z");
+  g = relu_graph(&e, NULL);
+  m = model_pb(&g, 13);
+  expect_crafted_error(&m, KILN_E_INVALID, "'u' (Unsqueeze)", "'axes' is required", NULL);
+  /* a huge shape with a few bytes of data: rejected (before allocating) */
+  float six[6] = {0};
+  pb t = tensor_pb("w", 1, 2, TH_DIMS(INT64_C(1) << 30, 2), six, 24);
+  g = relu_graph(NULL, &t);
+  m = model_pb(&g, 13);
+  expect_crafted_error(&m, KILN_E_INVALID, "'w'", "raw_data holds 24 bytes", NULL);
+  /* an empty tensor whose other dims multiply past 2^40 */
+  t = tensor_pb("w", 1, 3, TH_DIMS(0, INT64_C(1) << 30, INT64_C(1) << 20), NULL, 0);
+  g = relu_graph(NULL, &t);
+  m = model_pb(&g, 13);
+  expect_crafted_error(&m, KILN_E_NOMEM, "'w'", "2^40", NULL);
+  /* Gemm on integers: alpha must be an integer of the type (a fraction
+   * would be truncated, a huge value is undefined to convert) */
+  static const float alphas[2] = {0.5f, 7.3e28f};
+  for (int k = 0; k < 2; k++) {
+    int64_t one = 1;
+    pb a = tensor_pb("a", 7, 2, TH_DIMS(1, 1), &one, 8);
+    pb gm = node_pb("Gemm", "gemm", "a,a", "z"), at = {0};
+    pb_str(&at, 1, "alpha");
+    pb_key(&at, 2, 5);
+    pb_put(&at, &alphas[k], 4);
+    pb_int(&at, 20, 1);
+    pb_sub(&gm, 5, &at);
+    g = relu_graph(&gm, &a);
+    m = model_pb(&g, 13);
+    expect_crafted_error(&m, KILN_E_UNSUPPORTED, "'gemm' (Gemm)", "alpha", "i64", NULL);
+  }
+}
+END_TEST
+
 START_TEST(test_read_tensor_errors) {
   kiln_diag d;
   kiln_diag_init(&d);
@@ -1021,6 +1064,7 @@ static Suite *onnx_suite(void) {
   tcase_add_test(tc, test_external_good);
   tcase_add_test(tc, test_external_hostile);
   tcase_add_test(tc, test_read_tensor_errors);
+  tcase_add_test(tc, test_fuzz_regressions);
   suite_add_tcase(s, tc);
   /* every prefix of every end-to-end model (run from the source directory) */
   tc = tcase_create("model_prefixes");
