@@ -10,6 +10,7 @@
 #include "frontend/kir.h"
 #include "frontend/onnx.h"
 #include "ir.h"
+#include "ir/dot.h"
 #include "kilnrt.h"
 #include "passes/memplan.h"
 #include "passes/pass.h"
@@ -467,6 +468,8 @@ static void to_cg_options(const kiln_compile_options *o, cg_options *c) {
   c->no_header = o->no_header;
   c->time_passes = o->time_passes;
   c->report = o->report;
+  c->progress = o->progress;
+  c->progress_user = o->progress_user;
 }
 
 int kiln_model_compile(const kiln_model *m, const char *out, const kiln_compile_options *o,
@@ -509,6 +512,8 @@ int kiln_model_run_compiled(const kiln_model *m, const kiln_compile_options *o,
   kilnrt_model *rt = NULL;
   int rc = cg_compile(g, &c, d);
   if (!rc && kilnrt_load(so, c.name, &rt))
+    rc = kiln_diag_error(d, KILN_E_RUNTIME, "%s", kilnrt_last_error());
+  if (!rc && o && o->threads > 0 && kilnrt_set_threads(rt, o->threads, NULL))
     rc = kiln_diag_error(d, KILN_E_RUNTIME, "%s", kilnrt_last_error());
   unlink(so);
   rmdir(dir);
@@ -579,6 +584,33 @@ int kiln_model_memory(const kiln_model *m, const kiln_pipeline_options *o, kiln_
     r->lower_bound_bytes = st.lower_bound_bytes;
     r->arena_bytes = st.arena_bytes;
   }
+  ir_graph_free(g);
+  return rc;
+}
+
+/* ---- Graphviz ---------------------------------------------------------------- */
+
+int kiln_model_write_dot(const kiln_model *m, const kiln_pipeline_options *o, FILE *f,
+                         kiln_diag *d) {
+  kiln_pipeline_options defaults;
+  if (!o) {
+    kiln_pipeline_options_init(&defaults);
+    o = &defaults;
+  }
+  pass_pipeline p;
+  int rc = make_pipeline(o, &p, d);
+  if (rc) return rc;
+  pass_options po;
+  pass_options_default(&po);
+  po.opt_level = o->opt_level;
+  po.verify_each = o->verify_each;
+  po.time_passes = o->time_passes;
+  po.dump_after = o->dump_after;
+  po.dump_dir = o->dump_dir;
+  po.report = o->report;
+  ir_graph *g = ir_graph_clone(m->g);
+  rc = pass_run(g, &p, &po, d);
+  if (!rc) rc = ir_write_dot(g, f, d);
   ir_graph_free(g);
   return rc;
 }

@@ -4,7 +4,7 @@
  * artifact's own cost plus a C program's.
  *
  *   kiln_driver ARTIFACT.so [--name NAME] [--input FILE.npy]... [--seed N]
- *               [--output-dir DIR] [--warmup N] [--iters N]
+ *               [--output-dir DIR] [--warmup N] [--iters N] [--threads N]
  *
  * Inputs come from .npy files in entry order (dtype and shape must match the metadata);
  * inputs without a file get deterministic random data (floats uniform in [-1, 1)).
@@ -12,10 +12,14 @@
  * untimed, then --iters times timed, and prints
  *
  *   iters: N  min_ms: A  median_ms: B  max_ms: C      (when --iters > 0)
+ *   threads: T                                        (the count in effect, see below)
  *   rss_before_load_kb: R0                            (resident set before dlopen)
  *   peak_rss_kb: R                                    (getrusage ru_maxrss at exit)
  *
  * With --output-dir DIR, each output is written as DIR/output_K.npy (K in entry order).
+ * --threads N (N >= 1) calls NAME_set_threads(N) before the first run (docs/abi.md); without it
+ * the artifact keeps its default ($KILN_NUM_THREADS, else the online CPUs). T is what
+ * NAME_set_threads returns (1 for an artifact without it).
  * Build: cc -O2 -std=c11 -Iinclude bench/kiln_driver.c -o kiln_driver -ldl
  */
 #define _POSIX_C_SOURCE 200809L
@@ -32,6 +36,7 @@
 
 typedef int (*run_packed_fn)(void *const *, void *const *, void *);
 typedef const kiln_artifact_metadata *(*metadata_fn)(void);
+typedef int (*set_threads_fn)(int);
 
 static void die(const char *fmt, const char *a, const char *b) {
   fprintf(stderr, "kiln_driver: ");
@@ -174,18 +179,19 @@ int main(int argc, char **argv) {
   const char *artifact = NULL, *name = NULL, *out_dir = NULL;
   const char *inputs[64];
   int n_in_files = 0;
-  long warmup = 0, iters = 0;
+  long warmup = 0, iters = 0, threads = 0;
   uint64_t seed = 0;
   for (int i = 1; i < argc; i++) {
     const char *s = argv[i];
     const char *v = i + 1 < argc ? argv[i + 1] : NULL;
     if (!strcmp(s, "-h") || !strcmp(s, "--help")) {
       puts("usage: kiln_driver ARTIFACT.so [--name NAME] [--input FILE.npy]... [--seed N]\n"
-           "                   [--output-dir DIR] [--warmup N] [--iters N]");
+           "                   [--output-dir DIR] [--warmup N] [--iters N] [--threads N]");
       return 0;
     }
     int takes = !strcmp(s, "--name") || !strcmp(s, "--input") || !strcmp(s, "--seed") ||
-                !strcmp(s, "--output-dir") || !strcmp(s, "--warmup") || !strcmp(s, "--iters");
+                !strcmp(s, "--output-dir") || !strcmp(s, "--warmup") || !strcmp(s, "--iters") ||
+                !strcmp(s, "--threads");
     if (takes && !v) die("%s needs a value%s", s, "");
     if (!strcmp(s, "--name")) name = v;
     else if (!strcmp(s, "--input")) {
@@ -195,6 +201,10 @@ int main(int argc, char **argv) {
     else if (!strcmp(s, "--output-dir")) out_dir = v;
     else if (!strcmp(s, "--warmup")) warmup = parse_count(s, v);
     else if (!strcmp(s, "--iters")) iters = parse_count(s, v);
+    else if (!strcmp(s, "--threads")) {
+      threads = parse_count(s, v);
+      if (threads < 1 || threads > 1024) die("%s: bad count '%s'", s, v);
+    }
     else if (s[0] == '-') die("unknown option '%s'%s", s, "");
     else if (artifact) die("unexpected argument '%s'%s", s, "");
     else artifact = s;
@@ -228,6 +238,9 @@ int main(int argc, char **argv) {
   if (md->weights_mode != KILN_ARTIFACT_WEIGHTS_EMBEDDED)
     die("%s: weights in a side file are not supported here (compile with --weights=embed)%s", artifact, "");
   if (n_in_files > md->n_inputs) die("%s: more --input files than inputs%s", artifact, "");
+  snprintf(sym, sizeof sym, "%s_set_threads", name);
+  set_threads_fn set_threads = (set_threads_fn)(uintptr_t)dlsym(h, sym);
+  int threads_in_effect = set_threads ? set_threads(threads > 0 ? (int)threads : 0) : 1;
 
   void **ins = calloc((size_t)md->n_inputs + 1, sizeof *ins);
   void **outs = calloc((size_t)md->n_outputs + 1, sizeof *outs);
@@ -277,6 +290,7 @@ int main(int argc, char **argv) {
   }
   struct rusage ru;
   getrusage(RUSAGE_SELF, &ru);
+  printf("threads: %d\n", threads_in_effect);
   printf("workspace_bytes: %llu\n", (unsigned long long)md->workspace_size);
   printf("weights_bytes: %llu\n", (unsigned long long)md->weights_size);
   printf("rss_before_load_kb: %ld\n", rss_before);

@@ -32,6 +32,10 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 MODELS_DIR = os.path.join(HERE, "models")
 OPSET = 17  # read by onnx 1.12 (Debian 12), ONNX Runtime and kiln (tests/models use it too)
 
+# MLP, LeNet5, TransformerEncoder, GPTBlock and randomize_batchnorm also define
+# tests/models' mlp, lenet5, transformer_encoder and gpt_block (gen.py imports
+# them, with smaller sizes): a change here changes what gen.py would export.
+
 
 class MLP(nn.Module):
     """A small MLP (as tests/models' mlp): 64-128-64-10, ReLU, tanh, log-softmax."""
@@ -69,7 +73,8 @@ class LeNet5(nn.Module):
 
 
 class TransformerEncoder(nn.Module):
-    """One nn.TransformerEncoderLayer: d_model 256, 4 heads, FFN 1024, post-norm, ReLU."""
+    """One nn.TransformerEncoderLayer (batch_first, post-norm, ReLU FFN); the defaults,
+    d_model 256, 4 heads, FFN 1024, are the benchmark's sizes."""
 
     def __init__(self, d_model=256, nhead=4, ffn=1024):
         super().__init__()
@@ -84,7 +89,8 @@ class TransformerEncoder(nn.Module):
 class GPTBlock(nn.Module):
     """A GPT-2 style pre-norm decoder block in plain torch ops: layer norm, causal
     self-attention (an upper-triangular -inf mask added to the scores), GELU MLP,
-    residual connections. d_model 256, 4 heads, MLP 4x."""
+    residual connections, MLP 4x. The defaults, d_model 256, 4 heads, sequence 128 (the
+    mask's size, the longest input), are the benchmark's sizes."""
 
     def __init__(self, d_model=256, n_head=4, seq=128):
         super().__init__()
@@ -129,13 +135,18 @@ MODELS = {
 
 
 @torch.no_grad()
-def randomize_batchnorm(model, gen):
+def randomize_batchnorm(model, gen, mean_std=0.1, weight_min=0.5):
+    """Gives every BatchNorm2d of model non-trivial statistics and affine parameters,
+    drawn from gen, so that folding BatchNorm (or running it) is really exercised:
+    running mean ~ N(0, mean_std^2), running variance ~ U[0.75, 1.25), weight ~
+    U[weight_min, weight_min + 0.5), bias ~ N(0, 0.01). (tests/models/gen.py uses it
+    with its own mean_std and weight_min.)"""
     for m in model.modules():
         if isinstance(m, nn.BatchNorm2d):
             n = m.num_features
-            m.running_mean.copy_(torch.randn(n, generator=gen) * 0.1)
+            m.running_mean.copy_(torch.randn(n, generator=gen) * mean_std)
             m.running_var.copy_(torch.rand(n, generator=gen) * 0.5 + 0.75)
-            m.weight.data.copy_(torch.rand(n, generator=gen) * 0.5 + 0.5)
+            m.weight.data.copy_(torch.rand(n, generator=gen) * 0.5 + weight_min)
             m.bias.data.copy_(torch.randn(n, generator=gen) * 0.1)
 
 

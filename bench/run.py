@@ -8,9 +8,10 @@ and then calls this. See bench/README.md.
 
 For each model: `kiln compile -O2` (timed), `kiln inspect --memory` (arena vs lower bound),
 one verification run of kiln's artifact (kiln_driver), ONNX Runtime and PyTorch on the same
-input (outputs compared with ONNX Runtime's; peak RSS of each process), then, per thread
-count, the latency of each (`kiln bench`, ort_bench.js, torch_bench.py; same warm-up and
-iteration counts, interleaved model by model). A step that fails shows 'n/a' with the first
+input, each on one thread (outputs compared with ONNX Runtime's; peak RSS of each process),
+then, per thread count T, the latency of each with T threads (`kiln bench --threads T`,
+ort_bench.js --threads T, torch_bench.py --threads T; same warm-up and iteration counts,
+interleaved model by model). A step that fails shows 'n/a' with the first
 line of its error; the run goes on.
 """
 import argparse
@@ -156,18 +157,20 @@ class Bench:
 
     # ---- one step per tool -------------------------------------------------------------
     def kiln_time(self, so, name, inputs, threads):
+        """kiln's median with `threads` threads, as ONNX Runtime and PyTorch get; also the
+        count in effect that kiln reports (1 for an artifact without parallel kernels)."""
         a = self.a
         if self.has_kiln_bench:
             cmd = [a.kiln, "bench", so, "--iters", str(a.iters), "--warmup", str(a.warmup),
                    "--threads", str(threads)]
-        else:  # until `kiln bench` exists: the same loop in bench/kiln_driver.c (one thread)
+        else:  # a kiln without `kiln bench`: the same loop in bench/kiln_driver.c
             cmd = [a.driver, so, "--name", name, "--iters", str(a.iters), "--warmup",
-                   str(a.warmup)] + sum((["--input", f] for f in inputs), [])
+                   str(a.warmup), "--threads", str(threads)] + sum((["--input", f] for f in inputs), [])
         ok, out, err, _ = run_cmd(cmd, a.timeout)
         med = keyval(out, "median_ms") if ok else None
         if ok and med is None:
             return None, "no median_ms line in the output", None
-        used = keyval(out, "threads") if self.has_kiln_bench else 1
+        used = keyval(out, "threads")
         cpu = re.findall(r"\bcpu ([\w.+-]+)\)", out)  # `artifact: NAME (kiln V, TRIPLE, cpu CPU)`
         if cpu:
             self.kiln_cpu = cpu[-1]
@@ -221,7 +224,8 @@ class Bench:
         r["rss_kb"], r["errors"] = {}, {}
         if ok:
             log("[%s] kiln artifact: verification run" % name)
-            cmd = [a.driver, so, "--name", cname, "--warmup", "1", "--output-dir", dirs["kiln"]]
+            cmd = [a.driver, so, "--name", cname, "--warmup", "1", "--threads", "1",
+                   "--output-dir", dirs["kiln"]]
             ok_k, out, err_k, rss = run_cmd(cmd + sum((["--input", f] for f in inputs), []),
                                             a.timeout, rss=True)
             if ok_k:
@@ -361,7 +365,6 @@ def report(bench, rows, env):
     L.append("")
     L.append("| model | threads | kiln | ONNX Runtime | PyTorch | kiln/ORT | kiln/PyTorch | kiln output vs ORT |")
     L.append("|---|---:|---:|---:|---:|---:|---:|---|")
-    notes = []
     for r in rows:
         for th in a.threads:
             lat = r.get("latency", {}).get(str(th))
@@ -374,10 +377,6 @@ def report(bench, rows, env):
                 ks = "n/a: " + r["compile_error"]
             elif km is None:
                 ks = "n/a: " + lat["errors"].get("kiln", "?")
-            used = r.get("kiln_threads_used", {}).get(str(th))
-            if km is not None and used is not None and used != th:
-                ks += " †"
-                notes.append(th)
             chk = check_cell(r)
             wrong = "WRONG" in chk
             if wrong and km is not None:
@@ -394,10 +393,11 @@ def report(bench, rows, env):
                 fmt_ratio(km, om) if r["peers"] else "—",
                 fmt_ratio(km, tm) if r["peers"] else "—", chk))
     L.append("")
-    if notes:
-        L.append("† kiln ran on one thread: its artifacts (ABI version 1) run on the calling "
-                 "thread, so kiln's 2-thread time is its 1-thread time.")
-        L.append("")
+    L.append("Every tool runs with the row's thread count T: `kiln bench --threads T`, ONNX Runtime's "
+             "intra-op threads and PyTorch's `set_num_threads` (and OpenBLAS's). A kiln artifact "
+             "without parallel kernels runs on one thread whatever T (the raw JSON's "
+             "`kiln_threads_used` has the counts kiln reported).")
+    L.append("")
     if a.repeat > 1:
         L.append("Each cell is the median of %d runs' medians; ± is half the spread of those "
                  "medians relative to the median." % a.repeat)
@@ -524,7 +524,7 @@ def main():
         ("kiln", "%s, commit %s%s" % (kv.strip() if ok else "?", commit.strip() if ok_g else "?",
                                       " (with uncommitted changes)" if ok_s and dirty.strip() else "")),
         ("kiln timing", "`kiln bench --threads T`" if bench.has_kiln_bench
-         else "bench/kiln_driver (`kiln bench` not available in this build; the artifact runs on one thread)"),
+         else "bench/kiln_driver --threads T (`kiln bench` not available in this build)"),
         ("ONNX Runtime", "onnxruntime-node %s, CPU EP, graph optimisation 'all', intra-op threads T, inter-op 1" % bench.base["ort_version"]),
         ("PyTorch", "%s eager, no_grad, set_num_threads(T); BLAS: %s" % (
             bench.base["torch_version"], bench.base["torch_blas"].replace(ROOT + "/", ""))),

@@ -7,9 +7,9 @@
 # Builds kiln in Release ($KILN_BENCH_BUILD, default build-bench/) and bench/work/kiln_driver,
 # exports the models when missing or stale (bench/models.py), then runs bench/run.py, which
 # compiles every model with `kiln compile -O2`, checks kiln's outputs against ONNX Runtime's,
-# times kiln, ONNX Runtime and PyTorch at each thread count, measures peak RSS, prints a
-# markdown report and writes it to bench/results/latest.md (raw numbers in latest.json).
-# Run bench/setup.sh once first.
+# times kiln, ONNX Runtime and PyTorch at each thread count T (all three with T threads:
+# `kiln bench --threads T`), measures peak RSS, prints a markdown report and writes it to
+# bench/results/latest.md (raw numbers in latest.json). Run bench/setup.sh once first.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(dirname "$here")"

@@ -49,6 +49,9 @@ typedef struct {
   int no_header;        /* do not write NAME.h next to a .so/.o/.a */
   int time_passes;      /* print the code-generation phase timings */
   FILE *report;         /* where timings go; NULL: stderr */
+  /* called as each phase starts (kiln_compile_options.progress); NULL: none */
+  void (*progress)(void *user, int step, int n_steps, const char *phase);
+  void *progress_user;
 } cg_options;
 
 void cg_options_init(cg_options *o);

@@ -88,6 +88,11 @@ static const char *const phase_names[PH_COUNT] = {"emit LLVM IR",      "verify L
                                                   "LLVM optimisation", "object emission",
                                                   "linking",           "write files"};
 
+/* Reports the start of phase ph to the progress callback, if any. */
+static void phase_start(const cg_options *o, int ph) {
+  if (o->progress) o->progress(o->progress_user, ph, PH_COUNT, phase_names[ph]);
+}
+
 static double now_ms(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -122,19 +127,23 @@ int cg_compile(const ir_graph *g, const cg_options *o, kiln_diag *d) {
   cgl_target t = {
       .triple = o->triple, .cpu = o->cpu, .features = o->features, .opt_level = o->opt_level};
   if ((rc = cgl_init(&L, name, &t, d))) return rc;
+  phase_start(o, PH_EMIT);
   cg_artifact a;
   rc = cg_cpu_emit(g, &L, o->weights, name, &a, d);
   ms[PH_EMIT] = now_ms() - t0;
   t0 = now_ms();
+  phase_start(o, PH_VERIFY);
   if (!rc) rc = cgl_verify(&L, d);
   ms[PH_VERIFY] = now_ms() - t0;
   char *code = NULL;
   size_t code_len = 0;
   if (!rc && o->emit != CG_EMIT_HEADER) {
     t0 = now_ms();
+    phase_start(o, PH_OPT);
     rc = cgl_optimize(&L, d);
     ms[PH_OPT] = now_ms() - t0;
     t0 = now_ms();
+    if (!rc) phase_start(o, PH_CODE);
     cgl_output kind = o->emit == CG_EMIT_ASM    ? CGL_ASSEMBLY
                       : o->emit == CG_EMIT_LLVM ? CGL_IR_TEXT
                                                 : CGL_OBJECT;
@@ -147,6 +156,7 @@ int cg_compile(const ir_graph *g, const cg_options *o, kiln_diag *d) {
     case CG_EMIT_SO: {
       const char *cc = o->cc ? o->cc : getenv("KILN_CC");
       if (!cc || !*cc) cc = "cc";
+      phase_start(o, PH_LINK);
       rc = cg_link_shared(cc, code, code_len, o->out, d);
       ms[PH_LINK] = now_ms() - t0;
       t0 = now_ms();
@@ -177,6 +187,7 @@ int cg_compile(const ir_graph *g, const cg_options *o, kiln_diag *d) {
     default: rc = cg_write_file(o->out, code, code_len, d); break;
     }
   }
+  if (!rc) phase_start(o, PH_FILES);
   if (!rc && !o->no_header &&
       (o->emit == CG_EMIT_SO || o->emit == CG_EMIT_OBJ || o->emit == CG_EMIT_LIB)) {
     char file[CG_MAX_NAME + 8], path[4096];

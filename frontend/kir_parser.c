@@ -17,7 +17,6 @@
  * infer-shapes; ir_verify runs on the result for everything structural.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <locale.h>
 #include <math.h>
 #include <stdarg.h>
@@ -1239,26 +1238,16 @@ ir_graph *kir_parse_string(const char *name, const char *text, size_t len, const
 }
 
 ir_graph *kir_parse_file(const char *path, kiln_diag *d) {
-  /* O_NONBLOCK: opening a FIFO must not wait for a writer (it is then
-   * refused as not a regular file); it does not affect regular files */
-  int fd = open(path, O_RDONLY | O_NONBLOCK);
-  if (fd < 0) {
-    kiln_diag_error(d, KILN_E_IO, "%s: cannot open: %s", path, strerror(errno));
-    return NULL;
-  }
-  struct stat st;
-  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-    close(fd);
-    kiln_diag_error(d, KILN_E_IO, "%s: not a regular file", path);
-    return NULL;
-  }
-  if (st.st_size > KIR_MAX_TEXT) {
+  int64_t size;
+  int fd = ir_open_regular_file(path, &size, d); /* a FIFO is refused, not waited on */
+  if (fd < 0) return NULL;
+  if (size > KIR_MAX_TEXT) {
     close(fd);
     kiln_diag_error(d, KILN_E_NOMEM, "%s: larger than the limit of %lld bytes", path,
                     (long long)KIR_MAX_TEXT);
     return NULL;
   }
-  size_t cap = (size_t)st.st_size, n = 0;
+  size_t cap = (size_t)size, n = 0;
   char *buf = malloc(cap + 1);
   if (!buf) {
     close(fd);

@@ -179,6 +179,14 @@ typedef struct {
 int kiln_model_memory(const kiln_model *m, const kiln_pipeline_options *o, kiln_memory_report *r,
                       kiln_diag *d);
 
+/* Writes the model as a Graphviz DOT digraph (`kiln inspect --dot`; the
+ * drawing is described in docs/cli.md): runs the pipeline o selects (NULL:
+ * -O2; dumps and timing apply) on a copy of the model and draws the copy,
+ * fused kernels as clusters holding their body nodes, edges labelled with
+ * types. Deterministic. The model itself is not changed. */
+int kiln_model_write_dot(const kiln_model *m, const kiln_pipeline_options *o, FILE *f,
+                         kiln_diag *d);
+
 /* ---- compilation to native code (docs/abi.md, docs/deploy.md) --------------- */
 typedef enum {
   KILN_EMIT_SO = 0, /* shared object, linked with the C compiler driver */
@@ -201,6 +209,13 @@ typedef struct {
   int no_header;        /* do not write NAME.h next to a .so, .o or .a */
   int time_passes;      /* print the code-generation phase timings to report */
   FILE *report;         /* NULL: stderr */
+  /* Called at the start of each code-generation phase: step counts from 0
+   * to n_steps - 1 and phase names it ("LLVM optimisation", ...). Called on
+   * the compiling thread; NULL: none. kiln's CLI draws a progress line. */
+  void (*progress)(void *user, int step, int n_steps, const char *phase);
+  void *progress_user;
+  int threads; /* kiln_model_run_compiled only: threads the artifact may use
+                  (kilnrt_set_threads); <= 0: the artifact's default */
 } kiln_compile_options;
 
 void kiln_compile_options_init(kiln_compile_options *o);
@@ -210,7 +225,8 @@ int kiln_model_compile(const kiln_model *m, const char *out, const kiln_compile_
                        kiln_diag *d);
 /* Compiles the model to a temporary shared object, loads it and runs it once
  * (as kiln_model_interpret, whose contract on inputs and outputs it shares).
- * o: NULL for the defaults (host CPU, -O2). */
+ * o: NULL for the defaults (host CPU, -O2, the artifact's default thread
+ * count); o->threads > 0 sets the thread count before the run. */
 int kiln_model_run_compiled(const kiln_model *m, const kiln_compile_options *o,
                             const kiln_tensor *inputs, kiln_tensor *outputs, kiln_diag *d);
 

@@ -13,7 +13,8 @@
  * model from any number of threads, provided each concurrent call has its
  * own workspace (or NULL) and its own output buffers. Loading weights and
  * unloading must not overlap runs of the same model. Different models are
- * independent.
+ * independent. Large kernels of an artifact may also split their work over
+ * the artifact's own thread pool; kilnrt_set_threads sets how many threads.
  */
 #ifndef KILNRT_H
 #define KILNRT_H
@@ -78,6 +79,25 @@ const kiln_artifact_tensor *kilnrt_output(const kilnrt_model *m, int i);
 /* The index of the input / output called name, or -1. */
 int kilnrt_find_input(const kilnrt_model *m, const char *name);
 int kilnrt_find_output(const kilnrt_model *m, const char *name);
+
+/* ---- threads (docs/abi.md, "Threads") ----------------------------------------------- */
+
+/* Sets the number of threads (the calling thread included) the artifact's
+ * parallel kernels may use from now on, through its NAME_set_threads:
+ * n <= 0 restores the default ($KILN_NUM_THREADS when set to a positive
+ * number, else the number of online CPUs); the artifact caps the count at
+ * 64. *in_effect (may be NULL) receives the count now in effect (0 on
+ * error): 1 for an artifact without parallel kernels, and for one that does
+ * not export NAME_set_threads (it runs on the calling thread). So
+ * kilnrt_set_threads(m, 0, &n) reads the default.
+ *
+ * The count belongs to the artifact, so it is shared by every model loaded
+ * from the same file under the same NAME. It may be set at any time, also
+ * while runs are in progress (a run uses the count it started with or the
+ * new one); results are bit for bit the same for any count.
+ * Errors: KILN_E_USAGE (m NULL), KILN_E_RUNTIME (the artifact returned a
+ * count below 1). */
+int kilnrt_set_threads(kilnrt_model *m, int n, int *in_effect);
 
 /* ---- weights in a side file (`kiln compile --weights=file`) ------------------------ */
 

@@ -192,29 +192,37 @@ void *ir_graph_alloc_data(ir_graph *g, size_t n) {
   return p;
 }
 
-const void *ir_graph_map_file(ir_graph *g, const char *path, int64_t offset, int64_t len,
-                              kiln_diag *d) {
-  if (offset < 0 || len < 0)
-    return kiln_diag_error(d, KILN_E_INVALID, "%s: negative offset or length", path), NULL;
-  int fd = open(path, O_RDONLY | O_NONBLOCK); /* never block on a FIFO */
+int ir_open_regular_file(const char *path, int64_t *size, kiln_diag *d) {
+  int fd = open(path, O_RDONLY | O_NONBLOCK);
   if (fd < 0) {
     kiln_diag_error(d, KILN_E_IO, "%s: cannot open: %s", path, strerror(errno));
-    return NULL;
+    return -1;
   }
   struct stat st;
   if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
     close(fd);
     kiln_diag_error(d, KILN_E_IO, "%s: not a regular file", path);
-    return NULL;
+    return -1;
   }
-  if (offset > st.st_size || len > st.st_size - offset) {
+  *size = (int64_t)st.st_size;
+  return fd;
+}
+
+const void *ir_graph_map_file(ir_graph *g, const char *path, int64_t offset, int64_t len,
+                              kiln_diag *d) {
+  if (offset < 0 || len < 0)
+    return kiln_diag_error(d, KILN_E_INVALID, "%s: negative offset or length", path), NULL;
+  int64_t size;
+  int fd = ir_open_regular_file(path, &size, d);
+  if (fd < 0) return NULL;
+  if (offset > size || len > size - offset) {
     close(fd);
     kiln_diag_error(d, KILN_E_INVALID,
                     "%s: data range [%lld, %lld) lies outside the file (%lld bytes)", path,
                     (long long)offset,
                     /* offset + len may overflow: saturate (only for the message) */
                     (long long)(len > INT64_MAX - offset ? INT64_MAX : offset + len),
-                    (long long)st.st_size);
+                    (long long)size);
     return NULL;
   }
   if (len == 0) {
@@ -536,27 +544,37 @@ void ir_graph_compact(ir_graph *g) {
   free(nmap);
 }
 
-/* Min-heap of node ids, for a stable topological order. */
-static void heap_push(int *h, int *n, int x) {
+/* Min-heap of (key, node id), least key first, ties by id. */
+typedef struct {
+  int key, id;
+} order_key;
+
+static int key_less(order_key a, order_key b) {
+  return a.key != b.key ? a.key < b.key : a.id < b.id;
+}
+
+static void heap_push(order_key *h, int *n, order_key x) {
   int i = (*n)++;
   h[i] = x;
-  while (i > 0 && h[(i - 1) / 2] > h[i]) {
-    int p = (i - 1) / 2, t = h[p];
+  while (i > 0 && key_less(h[i], h[(i - 1) / 2])) {
+    int p = (i - 1) / 2;
+    order_key t = h[p];
     h[p] = h[i];
     h[i] = t;
     i = p;
   }
 }
-static int heap_pop(int *h, int *n) {
-  int top = h[0];
+
+static order_key heap_pop(order_key *h, int *n) {
+  order_key top = h[0];
   h[0] = h[--(*n)];
   int i = 0;
   for (;;) {
     int l = 2 * i + 1, r = l + 1, m = i;
-    if (l < *n && h[l] < h[m]) m = l;
-    if (r < *n && h[r] < h[m]) m = r;
+    if (l < *n && key_less(h[l], h[m])) m = l;
+    if (r < *n && key_less(h[r], h[m])) m = r;
     if (m == i) break;
-    int t = h[m];
+    order_key t = h[m];
     h[m] = h[i];
     h[i] = t;
     i = m;
@@ -564,56 +582,59 @@ static int heap_pop(int *h, int *n) {
   return top;
 }
 
-int ir_graph_toposort(ir_graph *g, kiln_diag *d) {
+/* The live node producing v, or -1. */
+static int live_producer(const ir_graph *g, int v) {
+  if (v < 0) return -1;
+  int p = g->values[v].producer;
+  return p >= 0 && !g->nodes[p].dead ? p : -1;
+}
+
+int ir_graph_order_nodes(ir_graph *g, const int *key) {
   int nn = g->n_nodes;
   int *pending = kiln_xcalloc((size_t)nn + 1, sizeof(int));
   /* consumers lists in CSR form */
-  int *cnt = kiln_xcalloc((size_t)nn + 1, sizeof(int));
+  int *start = kiln_xcalloc((size_t)nn + 2, sizeof(int));
   for (int i = 0; i < nn; i++) {
-    ir_node *n = &g->nodes[i];
+    const ir_node *n = &g->nodes[i];
     if (n->dead) continue;
     for (int k = 0; k < n->n_in; k++) {
-      int v = n->in[k];
-      if (v < 0) continue;
-      int p = g->values[v].producer;
-      if (p >= 0 && !g->nodes[p].dead) {
+      int p = live_producer(g, n->in[k]);
+      if (p >= 0) {
         pending[i]++;
-        cnt[p]++;
+        start[p + 1]++;
       }
     }
   }
-  int *start = kiln_xcalloc((size_t)nn + 2, sizeof(int));
-  for (int i = 0; i < nn; i++) start[i + 1] = start[i] + cnt[i];
+  for (int i = 0; i < nn; i++) start[i + 1] += start[i];
   int *adj = kiln_xmalloc(sizeof(int) * ((size_t)start[nn] + 1));
   int *fill = kiln_xcalloc((size_t)nn + 1, sizeof(int));
   for (int i = 0; i < nn; i++) {
-    ir_node *n = &g->nodes[i];
+    const ir_node *n = &g->nodes[i];
     if (n->dead) continue;
     for (int k = 0; k < n->n_in; k++) {
-      int v = n->in[k];
-      if (v < 0) continue;
-      int p = g->values[v].producer;
-      if (p >= 0 && !g->nodes[p].dead) adj[start[p] + fill[p]++] = i;
+      int p = live_producer(g, n->in[k]);
+      if (p >= 0) adj[start[p] + fill[p]++] = i;
     }
   }
-  int *heap = kiln_xmalloc(sizeof(int) * ((size_t)nn + 1));
-  int hn = 0;
+  order_key *heap = kiln_xmalloc(sizeof(order_key) * ((size_t)nn + 1));
   int *order = kiln_xmalloc(sizeof(int) * ((size_t)nn + 1));
-  int no = 0, live = 0;
+  int hn = 0, no = 0, live = 0;
   for (int i = 0; i < nn; i++) {
     if (g->nodes[i].dead) continue;
     live++;
-    if (pending[i] == 0) heap_push(heap, &hn, i);
+    if (pending[i] == 0) heap_push(heap, &hn, (order_key){key ? key[i] : i, i});
   }
   while (hn > 0) {
-    int i = heap_pop(heap, &hn);
+    int i = heap_pop(heap, &hn).id;
     order[no++] = i;
-    for (int e = start[i]; e < start[i + 1]; e++)
-      if (--pending[adj[e]] == 0) heap_push(heap, &hn, adj[e]);
+    for (int e = start[i]; e < start[i + 1]; e++) {
+      int c = adj[e];
+      if (--pending[c] == 0) heap_push(heap, &hn, (order_key){key ? key[c] : c, c});
+    }
   }
-  int rc = KILN_OK;
+  int rc = 0;
   if (no != live) {
-    rc = kiln_diag_error(d, KILN_E_INVALID, "%s: the graph has a cycle", g->source);
+    rc = -1;
   } else {
     ir_node *nodes = kiln_xmalloc(sizeof(ir_node) * ((size_t)no + 1));
     int *nmap = kiln_xmalloc(sizeof(int) * ((size_t)nn + 1));
@@ -634,13 +655,18 @@ int ir_graph_toposort(ir_graph *g, kiln_diag *d) {
     free(nmap);
   }
   free(pending);
-  free(cnt);
   free(start);
   free(adj);
   free(fill);
   free(heap);
   free(order);
   return rc;
+}
+
+int ir_graph_toposort(ir_graph *g, kiln_diag *d) {
+  if (ir_graph_order_nodes(g, NULL))
+    return kiln_diag_error(d, KILN_E_INVALID, "%s: the graph has a cycle", g->source);
+  return KILN_OK;
 }
 
 ir_graph *ir_graph_clone(const ir_graph *g) {

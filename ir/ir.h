@@ -299,6 +299,12 @@ void ir_add_output(ir_graph *g, int v);
  * form, which reports KILN_E_NOMEM and returns NULL. */
 void *ir_graph_alloc_data(ir_graph *g, size_t n);
 void *ir_graph_alloc_data_checked(ir_graph *g, size_t n, kiln_diag *d);
+/* Opens path read-only as a regular file: O_NONBLOCK, so that opening a FIFO
+ * does not wait for a writer (it is then refused as not a regular file).
+ * Returns the descriptor with the file's size in *size, or -1 with a
+ * KILN_E_IO diag error ("PATH: cannot open: ..." or "PATH: not a regular
+ * file"). */
+int ir_open_regular_file(const char *path, int64_t *size, kiln_diag *d);
 /* Maps [offset, offset+len) of a file read-only, owned by the graph. Checks
  * the range against the file size. NULL with a diag error on failure. */
 const void *ir_graph_map_file(ir_graph *g, const char *path, int64_t offset,
@@ -349,8 +355,14 @@ int ir_node_has_input(const ir_node *n, int i); /* i < n_in and in[i] >= 0 */
 void ir_count_uses(const ir_graph *g, int *uses);
 /* Drops dead nodes and values no node or output refers to, renumbering. */
 void ir_graph_compact(ir_graph *g);
-/* Reorders nodes topologically, keeping the current order where it already is
- * one (stable Kahn). Returns 0, or an error when there is a cycle. */
+/* Drops the dead nodes and orders the live ones topologically (Kahn's
+ * algorithm): of the nodes whose live producers are all placed, the one with
+ * the least key[id] comes next, ties by id (key NULL: by id alone, which
+ * keeps the current order where it already is one). Values keep their ids
+ * (ir_graph_compact renumbers them). Returns 0, or -1 with g unchanged when
+ * the live nodes have a cycle. */
+int ir_graph_order_nodes(ir_graph *g, const int *key);
+/* ir_graph_order_nodes(g, NULL), with an error when there is a cycle. */
 int ir_graph_toposort(ir_graph *g, kiln_diag *d);
 /* Deep copy (constant data shared by copying, file mappings re-referenced). */
 ir_graph *ir_graph_clone(const ir_graph *g);

@@ -1,5 +1,6 @@
 /* The op table (from ops.def) and attribute schemas. */
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -198,4 +199,13 @@ int ir_index_next(int64_t *idx, const int64_t *dims, int rank) {
     idx[i] = 0;
   }
   return 0;
+}
+
+const char *ir_dtype_set_str(unsigned set, char *buf, size_t n) {
+  size_t k = 0;
+  buf[0] = 0;
+  for (int t = 0; t < IR_DTYPE_COUNT && k < n; t++)
+    if ((set & (1u << (unsigned)t)) && ir_dtype_supported((ir_dtype)t))
+      k += (size_t)snprintf(buf + k, n - k, "%s%s", k ? ", " : "", ir_dtype_name((ir_dtype)t));
+  return buf;
 }

@@ -37,16 +37,6 @@ enum {
 
 static int in_set(ir_dtype t, unsigned set) { return (set & DT(t)) != 0; }
 
-/* "f32, f64, i64" for the supported dtypes in a set. */
-static const char *dtype_set_str(unsigned set, char *buf, size_t n) {
-  size_t k = 0;
-  buf[0] = 0;
-  for (int t = 0; t < IR_DTYPE_COUNT && k < n; t++)
-    if ((set & DT(t)) && ir_dtype_supported((ir_dtype)t))
-      k += (size_t)snprintf(buf + k, n - k, "%s%s", k ? ", " : "", ir_dtype_name((ir_dtype)t));
-  return buf;
-}
-
 /* Checks that input i's dtype is in `set`; a clear error naming the op's
  * accepted dtypes otherwise. */
 static int check_dtype(ir_graph *g, ir_node *n, int i, unsigned set, const char *what,
@@ -55,7 +45,7 @@ static int check_dtype(ir_graph *g, ir_node *n, int i, unsigned set, const char 
   if (in_set(t, set)) return KILN_OK;
   char buf[128];
   return ir_node_error(d, g, n, "%s (input %d) has dtype %s; %s takes %s", what, i,
-                       ir_dtype_name(t), ir_op_name(n->op), dtype_set_str(set, buf, sizeof buf));
+                       ir_dtype_name(t), ir_op_name(n->op), ir_dtype_set_str(set, buf, sizeof buf));
 }
 
 /* Operands a and b must have the same dtype. */

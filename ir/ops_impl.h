@@ -28,5 +28,9 @@ void ir_broadcast_strides(const ir_type *in, const ir_type *out, int64_t *stride
 void ir_contig_strides(const ir_type *t, int64_t *strides);
 /* Advances a multi-index over dims; returns 0 when it wraps to all zeros. */
 int ir_index_next(int64_t *idx, const int64_t *dims, int rank);
+/* "f32, f64, i64": the dtypes of `set` (a mask of bits 1u << dtype) that
+ * the interpreter supports, comma-separated into buf[0..n) (cut short when
+ * it does not fit), for messages naming the dtypes an op takes; returns buf. */
+const char *ir_dtype_set_str(unsigned set, char *buf, size_t n);
 
 #endif

@@ -78,22 +78,12 @@ enum {
   DS_MAX_POOL = DS_FLOAT | DT(IR_I64) | DT(IR_I32) | DT(IR_I16) | DT(IR_I8) | DT(IR_U8),
 };
 
-/* "f32, f64, i64" for the dtypes of a set the interpreter supports. */
-static const char *dtype_set_str(unsigned set, char *buf, size_t n) {
-  size_t k = 0;
-  buf[0] = 0;
-  for (int t = 0; t < IR_DTYPE_COUNT && k < n; t++)
-    if ((set & DT(t)) && ir_dtype_supported((ir_dtype)t))
-      k += (size_t)snprintf(buf + k, n - k, "%s%s", k ? ", " : "", ir_dtype_name((ir_dtype)t));
-  return buf;
-}
-
 static int check_dtype(const ir_graph *g, const ir_node *n, const ir_type *t, unsigned set,
                        const char *what, kiln_diag *d) {
   if (set & DT(t->dtype)) return KILN_OK;
   char buf[128];
   return ir_node_error(d, g, n, "%s has dtype %s; %s takes %s", what, ir_dtype_name(t->dtype),
-                       ir_op_name(n->op), dtype_set_str(set, buf, sizeof buf));
+                       ir_op_name(n->op), ir_dtype_set_str(set, buf, sizeof buf));
 }
 
 static int check_same_dtype(const ir_graph *g, const ir_node *n, const ir_type *x,
@@ -404,6 +394,34 @@ static int tap_next(tap_iter *t) {
   return 0;
 }
 
+/* An iterator over the windows of geometry w: a kernel index along dim i
+ * moves the data offset by dil_i * st[i] and the weight offset by wst[i]
+ * (st, wst: strides in elements). */
+static void tap_init(tap_iter *t, const geom *w, const int64_t *st, const int64_t *wst) {
+  memset(t, 0, sizeof *t);
+  t->nd = w->nsp;
+  for (int i = 0; i < w->nsp; i++) {
+    t->step[i] = w->dil[i] * st[i];
+    t->wstep[i] = wst[i];
+  }
+}
+
+/* Sets t's box to the window at spatial position pos (an output position
+ * for conv, an input position for conv_transpose, which scatters): along
+ * dim i the taps pos_i * stride_i - pad_i + k * dil_i that lie in
+ * [0, len[i]) (tap_range). Returns the data offset, with strides st, of
+ * kernel index 0 in every dim (for tap_first). */
+static int64_t tap_window(tap_iter *t, const geom *w, const int64_t *pos, const int64_t *len,
+                          const int64_t *st) {
+  int64_t off = 0;
+  for (int i = 0; i < w->nsp; i++) {
+    int64_t start = pos[i] * w->stride[i] - w->pad[i];
+    tap_range(start, w->kernel[i], w->dil[i], len[i], &t->lo[i], &t->hi[i]);
+    off += start * st[i];
+  }
+  return off;
+}
+
 /* C-order strides of dims[0..k) (elements). */
 static void strides_of(const int64_t *dims, int k, int64_t *st) {
   int64_t s = 1;
@@ -562,6 +580,40 @@ typedef struct {
   int has_bias;
 } conv_plan;
 
+/* What conv and conv_transpose check first: x is a float activation
+ * [N, C, D1..Dk] (geom_input), the weight has x's dtype and rank (`layout`
+ * names its dims in the message), group is in [1, NN_MAX_WINDOW] and divides
+ * C. Clears *p and fills p->w's input part, N, C and group. */
+static int plan_conv_input(const ir_graph *g, const ir_node *n, const ir_type *x,
+                           const ir_type *wt, const char *layout, conv_plan *p, kiln_diag *d) {
+  char sx[256], sw[256];
+  memset(p, 0, sizeof *p);
+  int rc = check_dtype(g, n, x, DS_FLOAT, "input 0", d);
+  if (!rc) rc = check_same_dtype(g, n, x, wt, "weight (input 1)", d);
+  if (!rc) rc = geom_input(g, n, x, &p->w, d);
+  if (!rc) rc = get_int_in(g, n, "group", 1, NN_MAX_WINDOW, &p->group, d);
+  if (rc) return rc;
+  if (wt->rank != x->rank)
+    return ir_node_error(d, g, n, "weight %s must have the input %s's rank %d (%s)",
+                         ir_type_str(wt, sw, sizeof sw), ir_type_str(x, sx, sizeof sx), x->rank,
+                         layout);
+  p->N = x->dims[0];
+  p->C = x->dims[1];
+  if (p->C % p->group != 0)
+    return ir_node_error(d, g, n, "input channels %lld are not divisible by group %lld",
+                         (long long)p->C, (long long)p->group);
+  return KILN_OK;
+}
+
+/* The result type of a planned conv or conv_transpose: x's with M channels
+ * and the planned spatial output dims. */
+static void conv_out_type(const ir_type *x, const conv_plan *p, ir_type *out) {
+  ir_type o = *x;
+  o.dims[1] = p->M;
+  for (int i = 0; i < p->w.nsp; i++) o.dims[2 + i] = p->w.out[i];
+  *out = o;
+}
+
 /* Checks the bias (rank 1, [M], x's dtype) when present. */
 static int check_bias(const ir_graph *g, const ir_node *n, const ir_type *x, const ir_type *b,
                       int64_t M, kiln_diag *d) {
@@ -577,22 +629,10 @@ static int check_bias(const ir_graph *g, const ir_node *n, const ir_type *x, con
 static int plan_conv(const ir_graph *g, const ir_node *n, const ir_type *x, const ir_type *wt,
                      const ir_type *b, conv_plan *p, ir_type *out, kiln_diag *d) {
   char sx[256], sw[256];
-  memset(p, 0, sizeof *p);
-  int rc = check_dtype(g, n, x, DS_FLOAT, "input 0", d);
-  if (!rc) rc = check_same_dtype(g, n, x, wt, "weight (input 1)", d);
-  if (!rc) rc = geom_input(g, n, x, &p->w, d);
-  if (!rc) rc = get_int_in(g, n, "group", 1, NN_MAX_WINDOW, &p->group, d);
+  int rc = plan_conv_input(g, n, x, wt, "[M, C/group, k...]", p, d);
   if (rc) return rc;
-  if (wt->rank != x->rank)
-    return ir_node_error(d, g, n, "weight %s must have the input %s's rank %d ([M, C/group, k...])",
-                         ir_type_str(wt, sw, sizeof sw), ir_type_str(x, sx, sizeof sx), x->rank);
-  p->N = x->dims[0];
-  p->C = x->dims[1];
   p->M = wt->dims[0];
   p->Cg = wt->dims[1];
-  if (p->C % p->group != 0)
-    return ir_node_error(d, g, n, "input channels %lld are not divisible by group %lld",
-                         (long long)p->C, (long long)p->group);
   if (p->M % p->group != 0)
     return ir_node_error(d, g, n, "output channels %lld (weight dim 0) are not divisible by "
                          "group %lld", (long long)p->M, (long long)p->group);
@@ -608,10 +648,7 @@ static int plan_conv(const ir_graph *g, const ir_node *n, const ir_type *x, cons
   if (b && (rc = check_bias(g, n, x, b, p->M, d))) return rc;
   if ((rc = geom_kernel(g, n, wt, &p->w, d)) || (rc = geom_forward(g, n, &p->w, 0, d)))
     return rc;
-  ir_type o = *x;
-  o.dims[1] = p->M;
-  for (int i = 0; i < p->w.nsp; i++) o.dims[2 + i] = p->w.out[i];
-  *out = o;
+  conv_out_type(x, p, out);
   return KILN_OK;
 }
 
@@ -646,21 +683,13 @@ int eval_conv(const ir_graph *g, const ir_node *n, const ir_tensor *const *in,
     free(xf);
     return d->status;
   }
-  tap_iter t = {.nd = k};
-  for (int i = 0; i < k; i++) {
-    t.step[i] = w->dil[i] * xs[i];
-    t.wstep[i] = ks[i];
-  }
+  tap_iter t;
+  tap_init(&t, w, xs, ks);
   /* x: [N, C, in...], w: [M, Cg, kernel...], y: [N, M, out...];
    * y[n, m, o] = bias[m] + sum_{cg, k} x[n, g*Cg + cg, o*s - pb + k*dil] * w[m, cg, k]
    * with g = m / Mg, over the taps inside the input. */
   for (int64_t op = 0; op < out_sz; op++) {
-    int64_t start_off = 0;
-    for (int i = 0; i < k; i++) {
-      int64_t start = oidx[i] * w->stride[i] - w->pad[i];
-      tap_range(start, w->kernel[i], w->dil[i], w->in[i], &t.lo[i], &t.hi[i]);
-      start_off += start * xs[i];
-    }
+    int64_t start_off = tap_window(&t, w, oidx, w->in, xs);
     for (int64_t nn = 0; nn < p.N; nn++)
       for (int64_t m = 0; m < p.M; m++) {
         int64_t grp = m / p.Mg;
@@ -766,22 +795,10 @@ static int geom_transpose(const ir_graph *g, const ir_node *n, geom *w, int64_t 
 static int plan_conv_transpose(const ir_graph *g, const ir_node *n, const ir_type *x,
                                const ir_type *wt, const ir_type *b, conv_plan *p, ir_type *out,
                                kiln_diag *d) {
-  char sx[256], sw[256];
-  memset(p, 0, sizeof *p);
-  int rc = check_dtype(g, n, x, DS_FLOAT, "input 0", d);
-  if (!rc) rc = check_same_dtype(g, n, x, wt, "weight (input 1)", d);
-  if (!rc) rc = geom_input(g, n, x, &p->w, d);
-  if (!rc) rc = get_int_in(g, n, "group", 1, NN_MAX_WINDOW, &p->group, d);
+  char sw[256];
+  int rc = plan_conv_input(g, n, x, wt, "[C, M/group, k...]", p, d);
   if (rc) return rc;
-  if (wt->rank != x->rank)
-    return ir_node_error(d, g, n, "weight %s must have the input %s's rank %d ([C, M/group, k...])",
-                         ir_type_str(wt, sw, sizeof sw), ir_type_str(x, sx, sizeof sx), x->rank);
-  p->N = x->dims[0];
-  p->C = x->dims[1];
   p->Mg = wt->dims[1];
-  if (p->C % p->group != 0)
-    return ir_node_error(d, g, n, "input channels %lld are not divisible by group %lld",
-                         (long long)p->C, (long long)p->group);
   if (wt->dims[0] != p->C)
     return ir_node_error(d, g, n, "weight %s must have the input's %lld channels in dim 0",
                          ir_type_str(wt, sw, sizeof sw), (long long)p->C);
@@ -794,10 +811,7 @@ static int plan_conv_transpose(const ir_graph *g, const ir_node *n, const ir_typ
   if ((rc = geom_kernel(g, n, wt, &p->w, d)) ||
       (rc = geom_transpose(g, n, &p->w, p->N, p->M, d)))
     return rc;
-  ir_type o = *x;
-  o.dims[1] = p->M;
-  for (int i = 0; i < p->w.nsp; i++) o.dims[2 + i] = p->w.out[i];
-  *out = o;
+  conv_out_type(x, p, out);
   return KILN_OK;
 }
 
@@ -840,22 +854,14 @@ int eval_conv_transpose(const ir_graph *g, const ir_node *n, const ir_tensor *co
     free(wf);
     return d->status;
   }
-  tap_iter t = {.nd = k};
-  for (int i = 0; i < k; i++) {
-    t.step[i] = w->dil[i] * ys[i];
-    t.wstep[i] = ks[i];
-  }
+  tap_iter t;
+  tap_init(&t, w, ys, ks);
   /* x: [N, C, in...], w: [C, Mg, kernel...], y: [N, M, out...]; each input
    * element scatters into the outputs its taps reach:
    *   y[n, g*Mg + mg, i*s - pb + k*dil] += x[n, c, i] * w[c, mg, k]
    * with g = c / Cg, over the taps that land inside the output. */
   for (int64_t ip = 0; ip < in_sz; ip++) {
-    int64_t start_off = 0;
-    for (int i = 0; i < k; i++) {
-      int64_t start = iidx[i] * w->stride[i] - w->pad[i];
-      tap_range(start, w->kernel[i], w->dil[i], w->out[i], &t.lo[i], &t.hi[i]);
-      start_off += start * ys[i];
-    }
+    int64_t start_off = tap_window(&t, w, iidx, w->out, ys);
     for (int64_t nn = 0; nn < p.N; nn++)
       for (int64_t c = 0; c < p.C; c++) {
         double xv = xf[(nn * p.C + c) * in_sz + ip];

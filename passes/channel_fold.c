@@ -227,3 +227,34 @@ int cf_apply(ir_graph *g, const cf_target *t, const double *s, const double *sh,
   }
   return KILN_OK;
 }
+
+void cf_drop_node(ir_graph *g, int i, int y, int *uses, pass_repl *r) {
+  int out = g->nodes[i].out[0];
+  /* y is produced by a node and used only here: always replaceable */
+  int ok = pass_replace_value(r, g, out, y);
+  KILN_ASSERT(ok);
+  ir_node_remove(g, i);
+  uses[y] = uses[out];
+}
+
+int cf_run(ir_graph *g, pass_ctx *ctx, int (*wants)(ir_op op), cf_fold_fn fold, kiln_diag *d) {
+  int *uses = kiln_xcalloc((size_t)g->n_values + 1, sizeof(int));
+  ir_count_uses(g, uses);
+  pass_repl r;
+  pass_repl_init(&r, g);
+  int changes = 0, rc = KILN_OK;
+  int nn = g->n_nodes; /* the folds add no nodes */
+  for (int i = 0; i < nn && !rc; i++) {
+    if (g->nodes[i].dead) continue;
+    pass_repl_apply(&r, g, i);
+    if (!wants(g->nodes[i].op)) continue;
+    int f = fold(g, i, uses, &r, d);
+    if (f < 0) rc = d->status ? d->status : KILN_E_INTERNAL;
+    else changes += f;
+  }
+  pass_repl_free(&r);
+  free(uses);
+  ctx->changes += changes;
+  if (changes) ir_graph_compact(g);
+  return rc;
+}

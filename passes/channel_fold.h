@@ -61,4 +61,22 @@ int cf_apply(ir_graph *g, const cf_target *t, const double *s, const double *sh,
 int cf_vector_const(ir_graph *g, const char *name, ir_dtype dtype, int64_t n,
                     const double *vals, int param, kiln_diag *d);
 
+/* Node i (one output, live) is absorbed into the target whose result y is
+ * its only data input: its result is replaced by y (pass_replace_value:
+ * uses, and a graph output's name), the node is removed, and uses[y] takes
+ * over the count of the removed result. y must be used only by node i. */
+void cf_drop_node(ir_graph *g, int i, int y, int *uses, pass_repl *r);
+
+/* Folds node i when it matches: 1 when folded, 0 when not, -1 after an
+ * error (in d). uses[] is kept up to date by the fold (cf_drop_node). */
+typedef int (*cf_fold_fn)(ir_graph *g, int i, int *uses, pass_repl *r, kiln_diag *d);
+
+/* The driver of fold-batchnorm and fold-scale: visits the live nodes in
+ * order (applying r's pending replacements to each), calls fold on those
+ * whose op `wants`, stops at the first error, adds the folds to
+ * ctx->changes and compacts the graph when something was folded. A fold
+ * may remove nodes but must add none. Returns KILN_OK or the error's
+ * status. */
+int cf_run(ir_graph *g, pass_ctx *ctx, int (*wants)(ir_op op), cf_fold_fn fold, kiln_diag *d);
+
 #endif

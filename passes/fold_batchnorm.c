@@ -88,15 +88,8 @@ static int fold_one(ir_graph *g, int i, int *uses, pass_repl *r, kiln_diag *d) {
         }
       }
     } else {
-      int out = n->out[0];
       rc = cf_apply(g, &t, a, shift, param, d) ? -1 : 1;
-      if (rc == 1) {
-        /* y is produced by a node and used only here: always replaceable */
-        int ok = pass_replace_value(r, g, out, y);
-        KILN_ASSERT(ok);
-        ir_node_remove(g, i);
-        uses[y] = uses[out];
-      }
+      if (rc == 1) cf_drop_node(g, i, y, uses, r);
     }
   }
   free(a);
@@ -104,24 +97,8 @@ static int fold_one(ir_graph *g, int i, int *uses, pass_repl *r, kiln_diag *d) {
   return rc;
 }
 
+static int is_batch_norm(ir_op op) { return op == IR_OP_BATCH_NORM; }
+
 int pass_fold_batchnorm(ir_graph *g, pass_ctx *ctx, kiln_diag *d) {
-  int *uses = kiln_xcalloc((size_t)g->n_values + 1, sizeof(int));
-  ir_count_uses(g, uses);
-  pass_repl r;
-  pass_repl_init(&r, g);
-  int changes = 0, rc = KILN_OK;
-  int nn = g->n_nodes; /* the pass adds no nodes */
-  for (int i = 0; i < nn && !rc; i++) {
-    if (g->nodes[i].dead) continue;
-    pass_repl_apply(&r, g, i);
-    if (g->nodes[i].op != IR_OP_BATCH_NORM) continue;
-    int f = fold_one(g, i, uses, &r, d);
-    if (f < 0) rc = d->status ? d->status : KILN_E_INTERNAL;
-    else changes += f;
-  }
-  pass_repl_free(&r);
-  free(uses);
-  ctx->changes += changes;
-  if (changes) ir_graph_compact(g);
-  return rc;
+  return cf_run(g, ctx, is_batch_norm, fold_one, d);
 }

@@ -427,112 +427,14 @@ static int rewrite_softmax(gq *q, int i, int **key, int *key_cap, kiln_diag *d) 
 
 /* ---- node order ----------------------------------------------------------------------------- */
 
-typedef struct {
-  int key, id;
-} hkey;
-
-static int hless(hkey a, hkey b) { return a.key != b.key ? a.key < b.key : a.id < b.id; }
-
-static void hpush(hkey *h, int *n, hkey x) {
-  int i = (*n)++;
-  h[i] = x;
-  while (i > 0 && hless(h[i], h[(i - 1) / 2])) {
-    hkey t = h[(i - 1) / 2];
-    h[(i - 1) / 2] = h[i];
-    h[i] = t;
-    i = (i - 1) / 2;
-  }
-}
-
-static hkey hpop(hkey *h, int *n) {
-  hkey top = h[0];
-  h[0] = h[--(*n)];
-  for (int i = 0;;) {
-    int l = 2 * i + 1, r = l + 1, m = i;
-    if (l < *n && hless(h[l], h[m])) m = l;
-    if (r < *n && hless(h[r], h[m])) m = r;
-    if (m == i) break;
-    hkey t = h[m];
-    h[m] = h[i];
-    h[i] = t;
-    i = m;
-  }
-  return top;
-}
-
 /* Drops dead nodes and orders the live ones topologically, earliest key
  * first among the ready ones (so nodes keep their places where they can),
  * then drops unreferenced values. */
 static int reorder(ir_graph *g, const int *key, kiln_diag *d) {
-  int nn = g->n_nodes;
-  int *pending = kiln_xcalloc((size_t)nn + 1, sizeof(int));
-  int *cstart = kiln_xcalloc((size_t)nn + 2, sizeof(int));
-  for (int i = 0; i < nn; i++) {
-    const ir_node *n = &g->nodes[i];
-    if (n->dead) continue;
-    for (int k = 0; k < n->n_in; k++) {
-      int p = producer(g, n->in[k]);
-      if (p >= 0) {
-        pending[i]++;
-        cstart[p + 1]++;
-      }
-    }
-  }
-  for (int i = 0; i < nn; i++) cstart[i + 1] += cstart[i];
-  int *adj = kiln_xmalloc(sizeof(int) * ((size_t)cstart[nn] + 1));
-  int *fill = kiln_xcalloc((size_t)nn + 1, sizeof(int));
-  for (int i = 0; i < nn; i++) {
-    const ir_node *n = &g->nodes[i];
-    if (n->dead) continue;
-    for (int k = 0; k < n->n_in; k++) {
-      int p = producer(g, n->in[k]);
-      if (p >= 0) adj[cstart[p] + fill[p]++] = i;
-    }
-  }
-  hkey *heap = kiln_xmalloc(sizeof(hkey) * ((size_t)nn + 1));
-  int *order = kiln_xmalloc(sizeof(int) * ((size_t)nn + 1));
-  int hn = 0, no = 0, live = 0;
-  for (int i = 0; i < nn; i++) {
-    if (g->nodes[i].dead) continue;
-    live++;
-    if (!pending[i]) hpush(heap, &hn, (hkey){key[i], i});
-  }
-  while (hn) {
-    int i = hpop(heap, &hn).id;
-    order[no++] = i;
-    for (int e = cstart[i]; e < cstart[i + 1]; e++)
-      if (--pending[adj[e]] == 0) hpush(heap, &hn, (hkey){key[adj[e]], adj[e]});
-  }
-  int rc = KILN_OK;
-  if (no != live) {
-    rc = kiln_diag_error(d, KILN_E_INTERNAL, "%s: fuse: the fused graph has a cycle", g->source);
-  } else {
-    ir_node *nodes = kiln_xmalloc(sizeof(ir_node) * ((size_t)nn + 1));
-    int *nmap = kiln_xmalloc(sizeof(int) * ((size_t)nn + 1));
-    for (int i = 0; i < nn; i++) nmap[i] = -1;
-    for (int k = 0; k < no; k++) {
-      nodes[k] = g->nodes[order[k]];
-      nmap[order[k]] = k;
-    }
-    for (int i = 0; i < nn; i++)
-      if (g->nodes[i].dead && g->nodes[i].body) ir_graph_free(g->nodes[i].body);
-    memcpy(g->nodes, nodes, sizeof(ir_node) * (size_t)no);
-    g->n_nodes = no;
-    for (int v = 0; v < g->n_values; v++) {
-      ir_value *val = &g->values[v];
-      if (val->producer >= 0) val->producer = nmap[val->producer];
-    }
-    free(nodes);
-    free(nmap);
-    ir_graph_compact(g);
-  }
-  free(pending);
-  free(cstart);
-  free(adj);
-  free(fill);
-  free(heap);
-  free(order);
-  return rc;
+  if (ir_graph_order_nodes(g, key))
+    return kiln_diag_error(d, KILN_E_INTERNAL, "%s: fuse: the fused graph has a cycle", g->source);
+  ir_graph_compact(g);
+  return KILN_OK;
 }
 
 static int *identity_keys(const ir_graph *g, int *cap) {

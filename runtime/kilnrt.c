@@ -168,6 +168,7 @@ static void lib_release(rt_lib *l) {
 typedef int (*rt_run_packed_w_fn)(void *const *inputs, void *const *outputs, void *workspace,
                                   const void *weights);
 typedef int (*rt_set_weights_fn)(const void *image, uint64_t size);
+typedef int (*rt_set_threads_fn)(int n);
 
 struct kilnrt_model {
   char *path;
@@ -177,6 +178,7 @@ struct kilnrt_model {
   const kiln_artifact_metadata *meta;
   rt_run_packed_w_fn run_packed_w;
   rt_set_weights_fn set_weights; /* NULL for embedded weights */
+  rt_set_threads_fn set_threads; /* NAME_set_threads, NULL when absent */
   void *typed;                   /* NAME_run, NULL when absent */
   rt_ffi *ffi;                   /* call interface for typed; NULL when unusable */
   rt_image *weights;             /* kilnrt_load_weights; NULL: embedded or not loaded */
@@ -346,6 +348,7 @@ int kilnrt_load(const char *path, const char *name, kilnrt_model **out) {
     *(void **)&meta = sym(m->handle, m->name, "_metadata");
     *(void **)&m->run_packed_w = sym(m->handle, m->name, "_run_packed_w");
     *(void **)&m->set_weights = sym(m->handle, m->name, "_set_weights");
+    *(void **)&m->set_threads = sym(m->handle, m->name, "_set_threads");
     m->typed = sym(m->handle, m->name, "_run");
     m->meta = meta();
     rc = check_metadata(m);
@@ -402,6 +405,26 @@ int kilnrt_find_output(const kilnrt_model *m, const char *name) {
 }
 
 int kilnrt_has_typed_entry(const kilnrt_model *m) { return m && m->ffi; }
+
+/* ---- threads -------------------------------------------------------------------------- */
+
+int kilnrt_set_threads(kilnrt_model *m, int n, int *in_effect) {
+  if (in_effect) *in_effect = 0;
+  if (!m) return rt_error(KILN_E_USAGE, "kilnrt_set_threads: no model");
+  int got = 1; /* an artifact without NAME_set_threads runs on the calling thread */
+  if (m->set_threads) {
+    /* the count belongs to the library (shared by every model of it): one
+     * setter at a time, so each caller reads back the count it set */
+    pthread_mutex_lock(&g_lock);
+    got = m->set_threads(n < 0 ? 0 : n);
+    pthread_mutex_unlock(&g_lock);
+    if (got < 1)
+      return rt_error(KILN_E_RUNTIME, "%s: %s_set_threads(%d) returned %d", m->name, m->name, n,
+                      got);
+  }
+  if (in_effect) *in_effect = got;
+  return rt_ok();
+}
 
 /* ---- weights -------------------------------------------------------------------------- */
 

@@ -1,10 +1,12 @@
 #include "harness.h"
 
 #include <math.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "kilnrt_npy.h"
+#include "passes/pass.h"
 
 ir_tensor th_tensor(ir_dtype dt, int rank, const int64_t *dims, const double *vals) {
   ir_type t = {.dtype = dt, .rank = rank};
@@ -149,6 +151,71 @@ int th_expect_error(th_case *c, kiln_diag *d) {
   for (int i = 0; i < nf; i++) ir_tensor_release(&feeds[i]);
   ck_assert_msg(rc != 0, "expected an error");
   ck_assert_msg(d->msg[0] != 0, "the error has no message");
+  return rc;
+}
+
+ir_type th_type(ir_dtype dt, int rank, const int64_t *dims) {
+  ir_type t = {.dtype = dt, .rank = rank};
+  for (int i = 0; i < rank; i++) t.dims[i] = dims[i];
+  return t;
+}
+
+int th_op(ir_graph *g, ir_op o, const char *out, int n_in, ...) {
+  int in[8];
+  ck_assert(n_in <= 8);
+  va_list ap;
+  va_start(ap, n_in);
+  for (int i = 0; i < n_in; i++) in[i] = va_arg(ap, int);
+  va_end(ap);
+  const char *names[1] = {out};
+  int n = ir_node_new(g, o, out, in, n_in, 1, names);
+  return g->nodes[n].out[0];
+}
+
+int th_count_op(const ir_graph *g, ir_op o) {
+  int c = 0;
+  for (int i = 0; i < g->n_nodes; i++) c += !g->nodes[i].dead && g->nodes[i].op == o;
+  return c;
+}
+
+void th_run_passes(ir_graph *g, const char *list) {
+  pass_pipeline p;
+  kiln_diag d;
+  kiln_diag_init(&d);
+  ck_assert_msg(pass_pipeline_parse(list, &p, &d) == 0, "passes %s: %s", list, d.msg);
+  pass_options o;
+  pass_options_default(&o);
+  o.verify_each = 1;
+  ck_assert_msg(pass_run(g, &p, &o, &d) == 0, "passes %s failed: %s", list, d.msg);
+}
+
+void th_assert_same_run_impl(const ir_graph *ref, const ir_graph *g, const ir_tensor *feeds,
+                             double rtol, double atol, const char *file, int line) {
+  ck_assert_int_eq(ref->n_outputs, g->n_outputs);
+  for (int k = 0; k < g->n_outputs; k++)
+    ck_assert_msg(strcmp(ref->values[ref->outputs[k]].name, g->values[g->outputs[k]].name) == 0,
+                  "%s:%d: output %d renamed from '%s' to '%s'", file, line, k,
+                  ref->values[ref->outputs[k]].name, g->values[g->outputs[k]].name);
+  ir_tensor a[64], b[64];
+  ck_assert(g->n_outputs <= 64);
+  kiln_diag d;
+  kiln_diag_init(&d);
+  ck_assert_msg(ir_interp_run(ref, feeds, a, &d) == 0, "%s:%d: before: %s", file, line, d.msg);
+  ck_assert_msg(ir_interp_run(g, feeds, b, &d) == 0, "%s:%d: after: %s", file, line, d.msg);
+  for (int k = 0; k < g->n_outputs; k++) {
+    th_assert_close_impl(&b[k], &a[k], rtol, atol, file, line);
+    ir_tensor_release(&a[k]);
+    ir_tensor_release(&b[k]);
+  }
+}
+
+int th_expect_node_error_impl(th_case *c, const char *want, const char *file, int line) {
+  kiln_diag d;
+  kiln_diag_init(&d);
+  int rc = th_expect_error(c, &d);
+  ck_assert_msg(strstr(d.msg, want), "%s:%d: message '%s' lacks '%s'", file, line, d.msg, want);
+  ck_assert_msg(strstr(d.msg, "node 'n'"), "%s:%d: message '%s' does not name the node", file,
+                line, d.msg);
   return rc;
 }
 

@@ -50,6 +50,32 @@ void th_check_impl(const char *op, int n_in, ir_tensor *ins, unsigned const_mask
 /* Runs a node that must fail during inference or evaluation; returns the
  * status and leaves the message in d. */
 int th_expect_error(th_case *c, kiln_diag *d);
+int th_expect_node_error_impl(th_case *c, const char *want, const char *file, int line);
+/* th_expect_error, asserting that the message contains `want` and names the
+ * node ("node 'n'", th_node's name for it); returns the status. The caller
+ * still frees the case. */
+#define th_expect_node_error(c, want) th_expect_node_error_impl(c, want, __FILE__, __LINE__)
+
+/* ---- graphs built with the C API (the pass and memory-plan suites) ---- */
+
+/* The type dt[dims[0], ..., dims[rank - 1]] (dims may be NULL for rank 0). */
+ir_type th_type(ir_dtype dt, int rank, const int64_t *dims);
+/* Appends a node of op o over n_in (at most 8) input value ids with one
+ * result named `out` (NULL: unnamed); returns the result's value id. */
+int th_op(ir_graph *g, ir_op o, const char *out, int n_in, ...);
+/* The number of live nodes of op o. */
+int th_count_op(const ir_graph *g, ir_op o);
+/* Runs the comma-separated pass list on g with --verify-each; fails the
+ * test when the list does not parse or a pass fails. */
+void th_run_passes(ir_graph *g, const char *list);
+
+void th_assert_same_run_impl(const ir_graph *ref, const ir_graph *g, const ir_tensor *feeds,
+                             double rtol, double atol, const char *file, int line);
+/* ref and g (a rewrite of ref) have outputs of the same names and, run by
+ * the interpreter on the same feeds (one per graph input), outputs equal
+ * within rtol/atol (th_assert_close). */
+#define th_assert_same_run(ref, g, feeds, rtol, atol) \
+  th_assert_same_run_impl(ref, g, feeds, rtol, atol, __FILE__, __LINE__)
 
 /* main() running the suites returned by the given functions. */
 int th_main(Suite *(*const *suites)(void), int n);

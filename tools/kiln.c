@@ -5,12 +5,16 @@
  * 2 bad command-line use (unknown flag, bad value, missing argument).
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
+#include <signal.h>
+#include <spawn.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -18,6 +22,7 @@
 #include "kiln_onnx_test.h"
 #include "kilnrt.h"
 #include "kilnrt_npy.h"
+#include "progress.h"
 
 #define EXIT_USAGE 2
 #define MAX_IO 256 /* --input / --bind flags on one command line */
@@ -106,6 +111,10 @@ static const char *run_help =
     "  --output-dir DIR       write each output as DIR/NAME.npy\n"
     "  --interp               run with the reference interpreter (default: compile\n"
     "                         to a temporary shared object and run that)\n"
+    "  --threads N            compiled runs: threads the artifact's kernels may use,\n"
+    "                         the calling thread included (default: the artifact's\n"
+    "                         default, $KILN_NUM_THREADS or the online CPUs); not\n"
+    "                         with --interp (exit 2), which runs on one thread\n"
     "  --weights FILE         ARTIFACT: its weights file (default: NAME.weights next\n"
     "                         to it, for artifacts compiled with --weights=file)\n"
     "  --name NAME            ARTIFACT: the entry prefix (default: found in the file)\n"
@@ -121,7 +130,8 @@ static const char *run_help =
     "Runs an ONNX test directory (DIR/model.onnx, DIR/test_data_set_N/input_K.pb)\n"
     "and compares every output with DIR/test_data_set_N/output_K.pb: prints the\n"
     "max abs/rel error per output and PASS or FAIL; exits 0 only on PASS.\n"
-    "Compiled like a plain run; --interp uses the reference interpreter.\n"
+    "Compiled like a plain run (--threads applies); --interp uses the reference\n"
+    "interpreter.\n"
     "  --rtol R, --atol A     tolerances: |got-want| <= atol + rtol*|want|\n"
     "                         (default 1e-3 and 1e-7, as ONNX's runner)\n";
 
@@ -154,8 +164,10 @@ static const char *bench_help =
     "\n"
     "  --iters N              timed iterations (default 100)\n"
     "  --warmup N             untimed iterations first (default 10)\n"
-    "  --threads N            threads the artifact may use; reserved: artifacts of\n"
-    "                         ABI version 1 run on the calling thread (default 1)\n"
+    "  --threads N            threads the artifact's kernels may use, the calling\n"
+    "                         thread included (default: the artifact's default,\n"
+    "                         $KILN_NUM_THREADS or the online CPUs); the report's\n"
+    "                         threads: line gives the count in effect\n"
     "  --seed N               seed of the random inputs (default 0)\n"
     "  --weights FILE         ARTIFACT: its weights file (default: NAME.weights next\n"
     "                         to it, for artifacts compiled with --weights=file)\n"
@@ -173,7 +185,12 @@ static const char *inspect_help =
     "  --memory               add the memory plan (docs/passes.md): naive_bytes,\n"
     "                         lower_bound_bytes, arena_bytes, and the peak live bytes\n"
     "                         in the model's own order and after `schedule`; the\n"
-    "                         pipeline options choose the passes run before those\n";
+    "                         pipeline options choose the passes run before those\n"
+    "  --dot FILE             write the graph after the pipeline (default -O2) as\n"
+    "                         Graphviz DOT: fused kernels are clusters of their ops,\n"
+    "                         edges carry the values' types (docs/cli.md)\n"
+    "  --svg FILE             the same drawing rendered to SVG by Graphviz's 'dot'\n"
+    "                         program, which must be on PATH\n";
 
 /* ---- option parsing ------------------------------------------------------------------ */
 typedef struct {
@@ -242,6 +259,8 @@ typedef struct {
   /* inspect */
   int json;
   int memory; /* --memory */
+  const char *dot_file; /* --dot */
+  const char *svg_file; /* --svg */
   /* artifacts (run, bench) */
   const char *model_flag;   /* first pipeline/model option given (they need a MODEL) */
   const char *weights_file; /* --weights */
@@ -567,6 +586,22 @@ static int open_artifact(const char *path, const options *o, kilnrt_model **out)
   return 0;
 }
 
+/* --threads: sets the artifact's thread count (want <= 0 leaves its default)
+ * and gives the count in effect; a note says when that is not want. */
+static int set_threads(kilnrt_model *m, long want, int *in_effect) {
+  int rc = kilnrt_set_threads(m, want > 0 ? (int)want : 0, in_effect);
+  if (rc) return report_rt(rc);
+  if (want > 0 && *in_effect != want) {
+    if (*in_effect == 1)
+      fprintf(stderr, "%s: note: --threads %ld: the artifact has no parallel kernels; it runs "
+              "on one thread\n", prog, want);
+    else
+      fprintf(stderr, "%s: note: --threads %ld: the artifact uses at most %d threads\n", prog,
+              want, *in_effect);
+  }
+  return 0;
+}
+
 static void art_type_str(const kiln_artifact_tensor *t, char *buf, size_t n) {
   type_str((kiln_dtype)t->dtype, t->rank, t->dims, buf, n);
 }
@@ -657,6 +692,11 @@ static int run_artifact(options *o) {
   kilnrt_model *m = NULL;
   int status = open_artifact(o->model, o, &m);
   if (status) return status;
+  int threads;
+  if (o->threads > 0 && (status = set_threads(m, o->threads, &threads))) {
+    kilnrt_unload(m);
+    return status;
+  }
   int ni = kilnrt_num_inputs(m), no = kilnrt_num_outputs(m);
   kiln_tensor *tin = calloc((size_t)ni + 1, sizeof *tin);
   kiln_tensor *tout = calloc((size_t)no + 1, sizeof *tout);
@@ -727,6 +767,17 @@ static int parse_count(args *a, const char *flag, const char *v, long min, long 
   return 0;
 }
 
+/* --threads N (run, bench): an integer from 1 to 1024. */
+static int parse_threads(args *a, const char *v, long *out) {
+  char *end;
+  errno = 0;
+  long x = strtol(v, &end, 10);
+  if (*end || end == v || errno || x < 1 || x > 1024)
+    return usage_error(a->cmd, "--threads: bad count '%s' (an integer from 1 to 1024)", v);
+  *out = x;
+  return 0;
+}
+
 static int cmd_bench(args *a) {
   options o;
   memset(&o, 0, sizeof o);
@@ -734,7 +785,7 @@ static int cmd_bench(args *a) {
   kiln_pipeline_options_init(&o.pipe);
   o.iters = 100;
   o.warmup = 10;
-  o.threads = 1;
+  o.threads = 0; /* the artifact's default */
   for (a->i = 2; a->i < a->argc; a->i++) {
     const char *s = a->argv[a->i], *v;
     int handled, rc, r;
@@ -760,7 +811,7 @@ static int cmd_bench(args *a) {
       continue;
     }
     if ((r = flag_value(a, "--threads", &v))) {
-      if (r < 0 || parse_count(a, "--threads", v, 1, &o.threads)) return EXIT_USAGE;
+      if (r < 0 || parse_threads(a, v, &o.threads)) return EXIT_USAGE;
       continue;
     }
     if ((r = flag_value(a, "--seed", &v))) {
@@ -785,9 +836,6 @@ static int cmd_bench(args *a) {
   if (!artifact && (o.weights_file || o.entry_name))
     return usage_error(a->cmd, "%s applies to a compiled artifact (.so), not to %s",
                        o.weights_file ? "--weights" : "--name", o.model);
-  if (o.threads != 1)
-    fprintf(stderr, "%s: note: --threads %ld is reserved; artifacts of ABI version %d run on "
-            "the calling thread\n", prog, o.threads, KILN_ARTIFACT_ABI_VERSION);
 
   /* a model is compiled into a temporary directory, removed once loaded */
   kilnrt_model *m = NULL;
@@ -808,6 +856,11 @@ static int cmd_bench(args *a) {
     rmdir(dir);
   }
   if (status) return status;
+  int threads = 0; /* in effect */
+  if ((status = set_threads(m, o.threads, &threads))) {
+    kilnrt_unload(m);
+    return status;
+  }
 
   const kiln_artifact_metadata *md = kilnrt_metadata(m);
   int ni = kilnrt_num_inputs(m), no = kilnrt_num_outputs(m);
@@ -848,7 +901,7 @@ static int cmd_bench(args *a) {
       printf("input: %s %s\n", kilnrt_input(m, i)->name, ty);
     }
     printf("workspace_bytes: %llu\n", (unsigned long long)md->workspace_size);
-    printf("threads: 1\n");
+    printf("threads: %d\n", threads);
     printf("warmup: %ld\n", o.warmup);
     printf("iterations: %ld\n", o.iters);
     printf("min_ms: %.6f\n", ms[0]);
@@ -887,6 +940,7 @@ static int run_onnx_test(args *a, options *o) {
   cc.opt_level = o->pipe.opt_level;
   cc.time_passes = o->pipe.time_passes;
   cc.report = o->pipe.report;
+  cc.threads = (int)o->threads;
   co.compile = &cc;
   co.mode = o->interp ? KILN_EXEC_INTERPRET : KILN_EXEC_COMPILED;
   kiln_check_result *r = calloc(1, sizeof *r);
@@ -953,6 +1007,10 @@ static int cmd_run(args *a) {
       o.interp = 1;
       continue;
     }
+    if ((r = flag_value(a, "--threads", &v))) {
+      if (r < 0 || parse_threads(a, v, &o.threads)) return EXIT_USAGE;
+      continue;
+    }
     if ((r = flag_value(a, "--onnx-test", &v))) {
       if (r < 0) return EXIT_USAGE;
       if (!*v) return usage_error(a->cmd, "--onnx-test needs a directory");
@@ -988,6 +1046,9 @@ static int cmd_run(args *a) {
     o.model = s;
   }
   if (o.print_pipeline) return do_print_pipeline(&o);
+  if (o.interp && o.threads)
+    return usage_error(a->cmd, "--threads applies to compiled runs; the interpreter (--interp) "
+                               "runs on one thread");
   if (o.onnx_test) return run_onnx_test(a, &o);
   if (o.rtol >= 0 || o.atol >= 0)
     return usage_error(a->cmd, "--rtol and --atol need --onnx-test");
@@ -1087,6 +1148,7 @@ static int cmd_run(args *a) {
     co.opt_level = o.pipe.opt_level;
     co.time_passes = o.pipe.time_passes;
     co.report = o.pipe.report;
+    co.threads = (int)o.threads;
     if (o.interp ? kiln_model_interpret(m, feeds, outs, &d)
                  : kiln_model_run_compiled(m, &co, feeds, outs, &d)) {
       status = report_diag(&d);
@@ -1185,8 +1247,18 @@ static int cmd_compile(args *a) {
   int rc = need_model(a, &o, compile_help);
   if (rc) return rc;
   if (!o.out_file) return usage_error(a->cmd, "missing -o OUT");
+  /* a progress line on a terminal: loading, the graph passes, then the
+   * code-generation phases (tools/progress.h) */
+  char label[300];
+  snprintf(label, sizeof label, "%s: compiling %s", prog, o.model);
+  int steps_before_codegen = 2;
+  /* (not with reports that share stderr: timing tables, IR dumps) */
+  if (!o.pipe.time_passes && !(o.pipe.dump_after && !o.pipe.dump_dir))
+    progress_begin(label, steps_before_codegen + 6);
+  progress_phase(0, "loading");
   kiln_model *m = NULL;
   if ((rc = open_model(&o, &m))) {
+    progress_end();
     kiln_model_free(m);
     return rc;
   }
@@ -1195,12 +1267,13 @@ static int cmd_compile(args *a) {
   co.opt_level = o.pipe.opt_level;
   co.time_passes = o.pipe.time_passes;
   co.report = o.pipe.report;
-  if (kiln_model_optimize(m, &o.pipe, &d) || kiln_model_compile(m, o.out_file, &co, &d)) {
-    kiln_model_free(m);
-    return report_diag(&d);
-  }
+  co.progress = progress_compile_cb;
+  co.progress_user = &steps_before_codegen;
+  progress_phase(1, "graph passes");
+  rc = kiln_model_optimize(m, &o.pipe, &d) || kiln_model_compile(m, o.out_file, &co, &d);
+  progress_end();
   kiln_model_free(m);
-  return 0;
+  return rc ? report_diag(&d) : 0;
 }
 
 /* ---- kiln inspect --------------------------------------------------------------------------- */
@@ -1258,6 +1331,157 @@ static void print_scan(const options *o, const kiln_scan_report *r) {
              r->ops[i].count == 1 ? "" : "s", r->ops[i].first_node);
 }
 
+/* --dot FILE / --svg FILE. The program `prog` on PATH (an executable
+ * regular file; PATH unset: /usr/local/bin:/usr/bin:/bin) into buf; 0 when
+ * found. An empty PATH entry is the current directory, as for execvp. */
+static int find_in_path(const char *prog, char *buf, size_t n) {
+  const char *path = getenv("PATH");
+  if (!path) path = "/usr/local/bin:/usr/bin:/bin";
+  for (const char *p = path;;) {
+    const char *colon = strchr(p, ':');
+    int len = colon ? (int)(colon - p) : (int)strlen(p);
+    int k = snprintf(buf, n, "%.*s/%s", len ? len : 1, len ? p : ".", prog);
+    struct stat st;
+    if (k > 0 && (size_t)k < n && stat(buf, &st) == 0 && S_ISREG(st.st_mode) &&
+        access(buf, X_OK) == 0)
+      return 0;
+    if (!colon) return -1;
+    p = colon + 1;
+  }
+}
+
+/* The model's DOT text after the pipeline (malloc'd, *len bytes); NULL
+ * with the error reported. */
+static char *dot_text(const kiln_model *m, const options *o, size_t *len, int *rc) {
+  char *text = NULL;
+  FILE *f = open_memstream(&text, len);
+  if (!f) {
+    errorf("cannot open a memory stream: %s", strerror(errno));
+    *rc = 1;
+    return NULL;
+  }
+  kiln_diag d;
+  kiln_diag_init(&d);
+  int st = kiln_model_write_dot(m, &o->pipe, f, &d);
+  int closed = fclose(f) == 0;
+  if (st || !closed) {
+    free(text);
+    if (st) {
+      *rc = report_diag(&d);
+    } else {
+      errorf("out of memory");
+      *rc = 1;
+    }
+    return NULL;
+  }
+  return text;
+}
+
+static int write_text_file(const char *path, const char *text, size_t len) {
+  FILE *f = fopen(path, "w");
+  if (!f) {
+    errorf("%s: cannot create: %s", path, strerror(errno));
+    return 1;
+  }
+  int bad = fwrite(text, 1, len, f) != len;
+  bad |= fclose(f) != 0;
+  if (bad) {
+    errorf("%s: write failed", path);
+    remove(path);
+    return 1;
+  }
+  return 0;
+}
+
+extern char **environ;
+
+/* Runs `dot -Tsvg` (the program at dot, no shell) with text on its standard
+ * input and svg as its standard output. */
+static int render_svg(const char *dot, const char *svg, const char *text, size_t len) {
+  int fd = open(svg, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+  if (fd < 0) {
+    errorf("%s: cannot create: %s", svg, strerror(errno));
+    return 1;
+  }
+  int pfd[2] = {-1, -1};
+  if (pipe(pfd) != 0 || fcntl(pfd[0], F_SETFD, FD_CLOEXEC) != 0 ||
+      fcntl(pfd[1], F_SETFD, FD_CLOEXEC) != 0) {
+    errorf("cannot create a pipe: %s", strerror(errno));
+    if (pfd[0] >= 0) close(pfd[0]);
+    if (pfd[1] >= 0) close(pfd[1]);
+    close(fd);
+    remove(svg);
+    return 1;
+  }
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_adddup2(&fa, pfd[0], 0);
+  posix_spawn_file_actions_adddup2(&fa, fd, 1);
+  char arg0[] = "dot", arg1[] = "-Tsvg";
+  char *argv[] = {arg0, arg1, NULL};
+  pid_t pid;
+  int err = posix_spawn(&pid, dot, &fa, NULL, argv, environ);
+  posix_spawn_file_actions_destroy(&fa);
+  close(pfd[0]);
+  close(fd);
+  if (err) {
+    close(pfd[1]);
+    errorf("cannot run %s: %s", dot, strerror(err));
+    remove(svg);
+    return 1;
+  }
+  /* dot may exit before reading everything: no SIGPIPE, its status tells */
+  struct sigaction ign, old;
+  memset(&ign, 0, sizeof ign);
+  ign.sa_handler = SIG_IGN;
+  sigemptyset(&ign.sa_mask);
+  sigaction(SIGPIPE, &ign, &old);
+  int werr = 0;
+  for (size_t off = 0; off < len;) {
+    ssize_t k = write(pfd[1], text + off, len - off);
+    if (k < 0 && errno == EINTR) continue;
+    if (k <= 0) {
+      werr = k < 0 ? errno : EIO;
+      break;
+    }
+    off += (size_t)k;
+  }
+  close(pfd[1]);
+  sigaction(SIGPIPE, &old, NULL);
+  int status = 0;
+  while (waitpid(pid, &status, 0) < 0)
+    if (errno != EINTR) {
+      status = -1;
+      break;
+    }
+  if (status == -1 || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+    if (status != -1 && WIFEXITED(status))
+      errorf("%s: '%s -Tsvg' failed with exit status %d", svg, dot, WEXITSTATUS(status));
+    else
+      errorf("%s: '%s -Tsvg' did not finish", svg, dot);
+    remove(svg);
+    return 1;
+  }
+  if (werr) {
+    errorf("%s: cannot send the graph to '%s': %s", svg, dot, strerror(werr));
+    remove(svg);
+    return 1;
+  }
+  return 0;
+}
+
+/* Writes --dot and --svg. */
+static int write_drawings(const kiln_model *m, const options *o, const char *dot) {
+  size_t len = 0;
+  int rc = 0;
+  char *text = dot_text(m, o, &len, &rc);
+  if (!text) return rc;
+  if (o->dot_file) rc = write_text_file(o->dot_file, text, len);
+  if (!rc && o->svg_file) rc = render_svg(dot, o->svg_file, text, len);
+  free(text);
+  return rc;
+}
+
 static int cmd_inspect(args *a) {
   options o;
   memset(&o, 0, sizeof o);
@@ -1280,12 +1504,27 @@ static int cmd_inspect(args *a) {
       o.memory = 1;
       continue;
     }
+    const char *v, *flag = "--dot";
+    int r = flag_value(a, flag, &v);
+    if (r == 0) r = flag_value(a, flag = "--svg", &v);
+    if (r < 0) return EXIT_USAGE;
+    if (r > 0) {
+      if (!*v) return usage_error(a->cmd, "%s needs a file name", flag);
+      *(flag[2] == 'd' ? &o.dot_file : &o.svg_file) = v;
+      continue;
+    }
     if (s[0] == '-' && s[1]) return usage_error(a->cmd, "unknown option '%s'", s);
     if (o.model) return usage_error(a->cmd, "unexpected argument '%s'", s);
     o.model = s;
   }
   int rc = need_model(a, &o, inspect_help);
   if (rc) return rc;
+  char dot[4096] = "";
+  if (o.svg_file && find_in_path("dot", dot, sizeof dot)) {
+    errorf("--svg needs Graphviz's 'dot' program, which is not on PATH (install Graphviz, "
+           "or write the graph with --dot FILE and render it elsewhere)");
+    return 1;
+  }
   kiln_diag d;
   kiln_diag_init(&d);
   {
@@ -1299,6 +1538,10 @@ static int cmd_inspect(args *a) {
     if (sr->n_unsupported) {
       print_scan(&o, sr);
       free(sr);
+      if (o.dot_file || o.svg_file) {
+        errorf("%s: cannot draw the graph: the model has unsupported ops", o.model);
+        return 1;
+      }
       return 0;
     }
     free(sr);
@@ -1317,6 +1560,10 @@ static int cmd_inspect(args *a) {
   if (o.memory && kiln_model_memory(m, &o.pipe, &mr, &d)) {
     kiln_model_free(m);
     return report_diag(&d);
+  }
+  if ((o.dot_file || o.svg_file) && (rc = write_drawings(m, &o, dot))) {
+    kiln_model_free(m);
+    return rc;
   }
   int ni = kiln_model_num_inputs(m), no = kiln_model_num_outputs(m);
   if (o.json) {

@@ -102,6 +102,8 @@ LLVMValueRef cgk_from_fp(cg_kernel *k, ir_dtype t, LLVMValueRef v);
 LLVMValueRef cgk_from_i64(cg_kernel *k, ir_dtype t, LLVMValueRef v);
 /* Constant of dtype t from a double (ir_store_f's conversion, done now). */
 LLVMValueRef cgk_const(cg_kernel *k, ir_dtype t, double v);
+/* exp of a vector of f64, inline (no libm): within an ulp or two of exp. */
+LLVMValueRef cgk_vexp_f64(cg_kernel *k, LLVMValueRef x);
 
 /* ---- loop nests -------------------------------------------------------------------------- */
 #define CG_NEST_MAX_RANK 16

@@ -1,5 +1,6 @@
 /* Shared helpers of the CPU kernel emitters: element access, the dtype
  * conversions of ir/dtype.c, early returns, and loop nests. */
+#include <math.h>
 #include <stdarg.h>
 #include <string.h>
 
@@ -300,4 +301,73 @@ LLVMValueRef cgk_muli(cg_kernel *k, LLVMValueRef a, int64_t c) {
 LLVMValueRef cgk_addi(cg_kernel *k, LLVMValueRef a, int64_t c) {
   if (c == 0) return a;
   return cgk_add(k, a, cgl_i64(k->L, c));
+}
+
+/* exp of a vector of doubles without libm: k = rint(x / ln 2), r = x - k ln 2
+ * (ln 2 in two parts, |r| <= 0.35), exp(r) by its Taylor polynomial to
+ * degree 13 (truncation below 1e-17), times 2^k as two exact powers of two
+ * (so subnormal results round once). Within an ulp or two of libm's exp;
+ * exp(NaN) = NaN, exp(+inf) = +inf, exp(-inf) = 0. */
+static LLVMValueRef vsplat_f64(cgl *L, unsigned n, double v) {
+  LLVMValueRef e[64];
+  for (unsigned i = 0; i < n; i++) e[i] = cgl_real(L->t_f64, v);
+  return LLVMConstVector(e, n);
+}
+static LLVMValueRef vsplat_i64(cgl *L, unsigned n, int64_t v) {
+  LLVMValueRef e[64];
+  for (unsigned i = 0; i < n; i++) e[i] = cgl_i64(L, v);
+  return LLVMConstVector(e, n);
+}
+
+LLVMValueRef cgk_vexp_f64(cg_kernel *k, LLVMValueRef x) {
+  cgl *L = k->L;
+  LLVMBuilderRef b = L->b;
+  LLVMTypeRef vt = LLVMTypeOf(x);
+  unsigned n = LLVMGetVectorSize(vt);
+  KILN_ASSERT(n <= 64);
+  LLVMTypeRef it = LLVMVectorType(L->t_i64, n);
+  LLVMValueRef args[3];
+  args[0] = x;
+  args[1] = vsplat_f64(L, n, 709.79);
+  LLVMValueRef xc = cgl_intrinsic(L, "llvm.minnum", vt, args, 2);
+  args[0] = xc;
+  args[1] = vsplat_f64(L, n, -746.0);
+  xc = cgl_intrinsic(L, "llvm.maxnum", vt, args, 2);
+  LLVMValueRef kf = LLVMBuildFMul(b, xc, vsplat_f64(L, n, 1.4426950408889634074), "");
+  kf = cgl_intrinsic(L, "llvm.rint", vt, &kf, 1);
+  LLVMValueRef nk = LLVMBuildFNeg(b, kf, "");
+  args[0] = nk;
+  args[1] = vsplat_f64(L, n, 6.93147180369123816490e-01); /* ln 2, high bits */
+  args[2] = xc;
+  LLVMValueRef r = cgl_intrinsic(L, "llvm.fma", vt, args, 3);
+  args[1] = vsplat_f64(L, n, 1.90821492927058770002e-10); /* ln 2, low */
+  args[2] = r;
+  r = cgl_intrinsic(L, "llvm.fma", vt, args, 3);
+  /* Horner: sum r^i / i!, i = 0 .. 13 */
+  double fact[14];
+  fact[0] = 1;
+  for (int i = 1; i < 14; i++) fact[i] = fact[i - 1] * i;
+  LLVMValueRef p = vsplat_f64(L, n, 1.0 / fact[13]);
+  for (int i = 12; i >= 0; i--) {
+    args[0] = p;
+    args[1] = r;
+    args[2] = vsplat_f64(L, n, 1.0 / fact[i]);
+    p = cgl_intrinsic(L, "llvm.fma", vt, args, 3);
+  }
+  /* 2^k = 2^k1 * 2^k2, k1 = k >> 1, k2 = k - k1 (both within the normal range) */
+  LLVMValueRef ki = LLVMBuildFPToSI(b, kf, it, "");
+  LLVMValueRef k1 = LLVMBuildAShr(b, ki, vsplat_i64(L, n, 1), "");
+  LLVMValueRef k2 = LLVMBuildSub(b, ki, k1, "");
+  LLVMValueRef bias = vsplat_i64(L, n, 1023), sh = vsplat_i64(L, n, 52);
+  LLVMValueRef s1 = LLVMBuildShl(b, LLVMBuildAdd(b, k1, bias, ""), sh, "");
+  LLVMValueRef s2 = LLVMBuildShl(b, LLVMBuildAdd(b, k2, bias, ""), sh, "");
+  s1 = LLVMBuildBitCast(b, s1, vt, "");
+  s2 = LLVMBuildBitCast(b, s2, vt, "");
+  LLVMValueRef y = LLVMBuildFMul(b, LLVMBuildFMul(b, p, s1, ""), s2, "");
+  /* exact ends: overflow to +inf, underflow to 0, NaN through */
+  LLVMValueRef big = LLVMBuildFCmp(b, LLVMRealOGT, x, vsplat_f64(L, n, 709.782712893384), "");
+  y = LLVMBuildSelect(b, big, vsplat_f64(L, n, INFINITY), y, "");
+  LLVMValueRef tiny = LLVMBuildFCmp(b, LLVMRealOLT, x, vsplat_f64(L, n, -745.2), "");
+  y = LLVMBuildSelect(b, tiny, vsplat_f64(L, n, 0.0), y, "");
+  return LLVMBuildSelect(b, LLVMBuildFCmp(b, LLVMRealUNO, x, x, ""), x, y, "");
 }

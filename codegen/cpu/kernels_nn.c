@@ -2,7 +2,8 @@
  * pooling, global pooling and lrn. Semantics: ir/ops_nn.c.
  *
  *   matmul   f32/f64: the GEMM core (kernels_gemm.c, gemm.h), one product
- *            per batch entry; a constant operand is pre-packed at compile
+ *            per batch entry (a batch sharing one B is folded into M: one
+ *            product); a constant operand is pre-packed at compile
  *            time (the preparer, cg_prep). Integers (and K = 0): the
  *            reference loop nest in i-k-j order.
  *   conv     depthwise-like (one input channel per group): a direct kernel
@@ -309,6 +310,15 @@ static int matmul_gemm(cg_kernel *k, int packed_ok, cg_gemm *g) {
   int nb = y->rank - (a->rank >= 2) - (b->rank >= 2);
   int ra = a->rank > 2 ? a->rank - 2 : 0, rb = b->rank > 2 ? b->rank - 2 : 0;
   int64_t nbatch = prod(y->dims, 0, nb);
+  /* a batch of products sharing one B (a [.., M, K] times b [K, N]) is one
+   * product with the batch folded into M: a's matrices are consecutive
+   * rows, and so are y's */
+  if (nbatch > 1 && a->rank >= 2 && prod(a->dims, 0, ra) == nbatch &&
+      prod(b->dims, 0, rb) == 1) {
+    M *= nbatch;
+    nbatch = 1;
+    nb = ra = rb = 0;
+  }
   if (nbatch > GEMM_MAX_BATCH) return 0;
   /* matrix strides of a's and b's batch dims, 0 where broadcast */
   int64_t sa[IR_MAX_RANK] = {0}, sb[IR_MAX_RANK] = {0};
@@ -456,6 +466,7 @@ static int prep_matmul(cg_kernel *k, cg_prep *pr) {
   const ir_type *a = k->in_t[0], *b = k->in_t[1];
   int64_t na = a->rank > 2 ? prod(a->dims, 0, a->rank - 2) : 1;
   int64_t nb = b->rank > 2 ? prod(b->dims, 0, b->rank - 2) : 1;
+  if (g.batch == 1) na = nb = 1; /* (a batch folded into M) */
   gemm_blob(k, &g, 0, 1, na, nb, g.p.M * g.p.K, g.p.K * g.p.N, pr);
   gemm_free(&g);
   return KILN_OK;

@@ -5,8 +5,9 @@
  * Float data is accumulated in f64, element by element in the
  * interpreter's order, so results match it to the final rounding (the
  * interpreter also works in double); exp/log/sqrt are the same libm
- * routines. Integer sums, products and extremes wrap in int64 and are
- * narrowed on the store, as the interpreter's are.
+ * routines (except f32 softmax/log_softmax: an inline vector exp, below).
+ * Integer sums, products and extremes wrap in int64 and are narrowed on
+ * the store, as the interpreter's are.
  *
  * Loop structure (the simple, correct form; faster schedules come with the
  * fusion and tiling work): one pass per output element over the elements it
@@ -402,10 +403,155 @@ static void softmax_body(cg_kernel *k, LLVMValueRef *iv, void *user) {
   cgl_loop_end(L, &lp);
 }
 
+/* Softmax and log_softmax of contiguous f32 lines: the same three passes
+ * in double, 8 elements at a time with an inline exp (cgk_vexp_f64, within
+ * an ulp or two of libm's double exp, far below f32's rounding, so the f32
+ * results are the interpreter's except when its double result lies within
+ * about 2^-50 of a rounding boundary of f32); the sum still adds the terms
+ * one by one in order. Lines are split into tasks. f64 keeps libm's exp. */
+#define SMX_VL 8
+#define SMX_TASK_ELEMS 8192
+
+typedef struct {
+  softmax_ctx c;
+  int64_t per; /* lines per task */
+} smx_vec_ctx;
+
+static LLVMValueRef smx_load(cg_kernel *k, ir_dtype t, LLVMValueRef at, int lanes) {
+  cgl *L = k->L;
+  LLVMTypeRef et = cgl_dtype(L, t), vt = LLVMVectorType(et, SMX_VL);
+  LLVMValueRef ptr = cgl_gep(L, et, k->in[0], at), v;
+  if (lanes == SMX_VL) {
+    v = LLVMBuildLoad2(BLD, vt, ptr, "");
+    LLVMSetAlignment(v, (unsigned)ir_dtype_size(t));
+  } else {
+    LLVMValueRef m[SMX_VL];
+    for (int i = 0; i < SMX_VL; i++) m[i] = LLVMConstInt(L->t_i1, i < lanes, 0);
+    LLVMTypeRef tys[2] = {vt, L->t_ptr};
+    LLVMValueRef args[4] = {ptr, cgl_i32(L, (int32_t)ir_dtype_size(t)), LLVMConstVector(m, SMX_VL),
+                            LLVMConstNull(vt)};
+    v = cgl_intrinsic_n(L, "llvm.masked.load", tys, 2, args, 4);
+  }
+  return t == IR_F64 ? v : LLVMBuildFPExt(BLD, v, LLVMVectorType(L->t_f64, SMX_VL), "");
+}
+
+static void smx_store(cg_kernel *k, ir_dtype t, LLVMValueRef y, LLVMValueRef at, int lanes) {
+  cgl *L = k->L;
+  LLVMTypeRef et = cgl_dtype(L, t), vt = LLVMVectorType(et, SMX_VL);
+  if (t != IR_F64) y = LLVMBuildFPTrunc(BLD, y, vt, "");
+  LLVMValueRef ptr = cgl_gep(L, et, k->out[0], at);
+  if (lanes == SMX_VL) {
+    LLVMValueRef st = LLVMBuildStore(BLD, y, ptr);
+    LLVMSetAlignment(st, (unsigned)ir_dtype_size(t));
+  } else {
+    LLVMValueRef m[SMX_VL];
+    for (int i = 0; i < SMX_VL; i++) m[i] = LLVMConstInt(L->t_i1, i < lanes, 0);
+    LLVMTypeRef tys[2] = {vt, L->t_ptr};
+    LLVMValueRef args[4] = {y, ptr, cgl_i32(L, (int32_t)ir_dtype_size(t)),
+                            LLVMConstVector(m, SMX_VL)};
+    cgl_intrinsic_n(L, "llvm.masked.store", tys, 2, args, 4);
+  }
+}
+
+static LLVMValueRef vsplat(cg_kernel *k, LLVMValueRef x) {
+  LLVMTypeRef vt = LLVMVectorType(LLVMTypeOf(x), SMX_VL);
+  LLVMValueRef v = LLVMBuildInsertElement(BLD, LLVMGetPoison(vt), x, cgl_i32(k->L, 0), "");
+  return LLVMBuildShuffleVector(BLD, v, LLVMGetPoison(vt),
+                                LLVMConstNull(LLVMVectorType(k->L->t_i32, SMX_VL)), "");
+}
+
+static void smx_line(cg_kernel *k, const softmax_ctx *c, LLVMValueRef o) {
+  cgl *L = k->L;
+  LLVMTypeRef vd = LLVMVectorType(L->t_f64, SMX_VL);
+  int64_t len = c->v.len, nfull = len / SMX_VL;
+  int rem = (int)(len % SMX_VL);
+  LLVMValueRef base = cgk_muli(k, o, len);
+  cgl_loop lp;
+  /* the maximum, NaN skipped */
+  LLVMValueRef mv = cgk_var(k, vd, vsplat(k, f64c(k, -INFINITY)));
+  for (int part = 0; part < 2; part++) {
+    if (part == 0 && !nfull) continue;
+    if (part == 1 && !rem) continue;
+    LLVMValueRef q = part == 0 ? cgl_loop_begin(L, &lp, cgl_i64(L, 0), cgl_i64(L, nfull), "q")
+                               : cgl_i64(L, nfull);
+    LLVMValueRef v = smx_load(k, c->t, cgk_add(k, base, cgk_muli(k, q, SMX_VL)),
+                              part == 0 ? SMX_VL : rem);
+    if (part == 1) { /* lanes past the line: -inf */
+      LLVMValueRef m[SMX_VL];
+      for (int i = 0; i < SMX_VL; i++) m[i] = LLVMConstInt(L->t_i1, i < rem, 0);
+      v = sel(k, LLVMConstVector(m, SMX_VL), v, vsplat(k, f64c(k, -INFINITY)));
+    }
+    LLVMValueRef cur = cgk_get(k, mv);
+    cgk_set(k, mv, sel(k, LLVMBuildFCmp(BLD, LLVMRealOGT, v, cur, ""), v, cur));
+    if (part == 0) cgl_loop_end(L, &lp);
+  }
+  LLVMValueRef mvec = cgk_get(k, mv), m = f64c(k, -INFINITY);
+  for (int i = 0; i < SMX_VL; i++) {
+    LLVMValueRef e = LLVMBuildExtractElement(BLD, mvec, cgl_i32(L, i), "");
+    m = sel(k, LLVMBuildFCmp(BLD, LLVMRealOGT, e, m, ""), e, m);
+  }
+  LLVMValueRef msplat = vsplat(k, m);
+  /* s = sum exp(x - m), term by term in order */
+  LLVMValueRef s = cgk_var(k, L->t_f64, f64c(k, 0.0));
+  for (int part = 0; part < 2; part++) {
+    if (part == 0 && !nfull) continue;
+    if (part == 1 && !rem) continue;
+    LLVMValueRef q = part == 0 ? cgl_loop_begin(L, &lp, cgl_i64(L, 0), cgl_i64(L, nfull), "q")
+                               : cgl_i64(L, nfull);
+    int lanes = part == 0 ? SMX_VL : rem;
+    LLVMValueRef v = smx_load(k, c->t, cgk_add(k, base, cgk_muli(k, q, SMX_VL)), lanes);
+    LLVMValueRef e = cgk_vexp_f64(k, fsub(k, v, msplat));
+    LLVMValueRef acc = cgk_get(k, s);
+    for (int i = 0; i < lanes; i++)
+      acc = fadd(k, acc, LLVMBuildExtractElement(BLD, e, cgl_i32(L, i), ""));
+    cgk_set(k, s, acc);
+    if (part == 0) cgl_loop_end(L, &lp);
+  }
+  LLVMValueRef sv = cgk_get(k, s);
+  LLVMValueRef svec = vsplat(k, sv), lsvec = vsplat(k, fcall(k, "llvm.log", sv));
+  for (int part = 0; part < 2; part++) {
+    if (part == 0 && !nfull) continue;
+    if (part == 1 && !rem) continue;
+    LLVMValueRef q = part == 0 ? cgl_loop_begin(L, &lp, cgl_i64(L, 0), cgl_i64(L, nfull), "q")
+                               : cgl_i64(L, nfull);
+    int lanes = part == 0 ? SMX_VL : rem;
+    LLVMValueRef at = cgk_add(k, base, cgk_muli(k, q, SMX_VL));
+    LLVMValueRef z = fsub(k, smx_load(k, c->t, at, lanes), msplat);
+    LLVMValueRef y = c->op == IR_OP_SOFTMAX ? fdiv(k, cgk_vexp_f64(k, z), svec) : fsub(k, z, lsvec);
+    smx_store(k, c->t, y, at, lanes);
+    if (part == 0) cgl_loop_end(L, &lp);
+  }
+}
+
+static void smx_task(cg_kernel *k, LLVMValueRef t, void *user) {
+  const smx_vec_ctx *x = user;
+  cgl *L = k->L;
+  LLVMValueRef lo = cgk_muli(k, t, x->per);
+  LLVMValueRef hi = cgk_addi(k, lo, x->per);
+  hi = sel(k, LLVMBuildICmp(BLD, LLVMIntSLT, hi, cgl_i64(L, x->c.v.outer), ""), hi,
+           cgl_i64(L, x->c.v.outer));
+  cgl_loop lp;
+  LLVMValueRef o = cgl_loop_begin(L, &lp, lo, hi, "line");
+  smx_line(k, &x->c, o);
+  cgl_loop_end(L, &lp);
+}
+
 int cg_emit_softmax(cg_kernel *k) {
   const ir_type *x = k->in_t[0];
   softmax_ctx c = {view_at(x, norm_axis(ir_attr_int(k->n, "axis"), x->rank)), x->dtype, k->n->op};
   if (ir_type_numel(x) == 0) return KILN_OK;
+  if ((c.op == IR_OP_SOFTMAX || c.op == IR_OP_LOG_SOFTMAX) && c.v.inner == 1 &&
+      c.t == IR_F32 && c.v.len >= 1) {
+    smx_vec_ctx sx = {c, 1};
+    int64_t lines_per = SMX_TASK_ELEMS / c.v.len;
+    if (lines_per < 1) lines_per = 1;
+    int64_t ntask = (c.v.outer + lines_per - 1) / lines_per;
+    if (ntask > 64) ntask = 64;
+    sx.per = (c.v.outer + ntask - 1) / ntask;
+    ntask = (c.v.outer + sx.per - 1) / sx.per;
+    cgk_parallel(k, ntask, smx_task, &sx);
+    return KILN_OK;
+  }
   int64_t box[2] = {c.v.outer, c.v.inner};
   cgk_box_const(k, 2, box, softmax_body, &c);
   return KILN_OK;

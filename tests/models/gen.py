@@ -17,7 +17,6 @@ seed, in eval mode. For each one the script writes
 
 and checks that each model.onnx stays under 1 MB.
 """
-import math
 import os
 import sys
 
@@ -30,54 +29,13 @@ from torchvision.models.mobilenetv2 import InvertedResidual
 from torchvision.models.resnet import BasicBlock
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+# MLP, LeNet-5, the Transformer encoder layer, the GPT block and the BatchNorm
+# randomisation are the benchmark's (bench/models.py), here at smaller sizes.
+sys.path.insert(0, os.path.join(HERE, "..", "..", "bench"))
+from models import GPTBlock, LeNet5, MLP, TransformerEncoder, randomize_batchnorm  # noqa: E402
+
 OPSET = 17
 MAX_MODEL_BYTES = 1 << 20
-
-
-@torch.no_grad()
-def randomize_batchnorm(model, gen):
-    """Gives every BatchNorm non-trivial statistics and affine parameters, so
-    that folding BatchNorm (or running it) is really exercised."""
-    for m in model.modules():
-        if isinstance(m, nn.BatchNorm2d):
-            n = m.num_features
-            m.running_mean.copy_(torch.randn(n, generator=gen) * 0.2)
-            m.running_var.copy_(torch.rand(n, generator=gen) * 0.5 + 0.75)
-            m.weight.data.copy_(torch.rand(n, generator=gen) * 0.5 + 0.75)
-            m.bias.data.copy_(torch.randn(n, generator=gen) * 0.1)
-
-
-class MLP(nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.fc1 = nn.Linear(64, 128)
-        self.fc2 = nn.Linear(128, 64)
-        self.fc3 = nn.Linear(64, 10)
-
-    def forward(self, x):
-        x = F.relu(self.fc1(x))
-        x = torch.tanh(self.fc2(x))
-        return F.log_softmax(self.fc3(x), dim=-1)
-
-
-class LeNet5(nn.Module):
-    """LeCun et al. 1998, with ReLU and max pooling as usually written today."""
-
-    def __init__(self):
-        super().__init__()
-        self.conv1 = nn.Conv2d(1, 6, 5)
-        self.conv2 = nn.Conv2d(6, 16, 5)
-        self.fc1 = nn.Linear(16 * 5 * 5, 120)
-        self.fc2 = nn.Linear(120, 84)
-        self.fc3 = nn.Linear(84, 10)
-
-    def forward(self, x):
-        x = F.max_pool2d(F.relu(self.conv1(x)), 2)
-        x = F.max_pool2d(F.relu(self.conv2(x)), 2)
-        x = torch.flatten(x, 1)
-        x = F.relu(self.fc1(x))
-        x = F.relu(self.fc2(x))
-        return self.fc3(x)
 
 
 class ResNetBlocks(nn.Module):
@@ -116,59 +74,14 @@ class MobileNetV2Blocks(nn.Module):
         return self.fc(x)
 
 
-class Transformer(nn.Module):
-    """One nn.TransformerEncoderLayer (batch_first, post-norm, ReLU MLP)."""
-
-    def __init__(self):
-        super().__init__()
-        self.layer = nn.TransformerEncoderLayer(d_model=32, nhead=4, dim_feedforward=64,
-                                                dropout=0.0, batch_first=True)
-
-    def forward(self, x):
-        return self.layer(x)
-
-
-class GPTBlock(nn.Module):
-    """A GPT-2 style pre-norm decoder block written with plain torch ops:
-    layer norm, causal self-attention (an upper-triangular -inf mask added
-    to the scores), GELU MLP, residual connections."""
-
-    def __init__(self, d_model=32, n_head=4, seq=8):
-        super().__init__()
-        self.n_head = n_head
-        self.ln1 = nn.LayerNorm(d_model)
-        self.qkv = nn.Linear(d_model, 3 * d_model)
-        self.proj = nn.Linear(d_model, d_model)
-        self.ln2 = nn.LayerNorm(d_model)
-        self.fc = nn.Linear(d_model, 4 * d_model)
-        self.fc_out = nn.Linear(4 * d_model, d_model)
-        mask = torch.triu(torch.full((seq, seq), float("-inf")), diagonal=1)
-        self.register_buffer("mask", mask)
-
-    def attention(self, x):
-        b, t, c = x.shape
-        h = self.n_head
-        q, k, v = self.qkv(x).split(c, dim=2)
-        q = q.reshape(b, t, h, c // h).transpose(1, 2)
-        k = k.reshape(b, t, h, c // h).transpose(1, 2)
-        v = v.reshape(b, t, h, c // h).transpose(1, 2)
-        scores = q @ k.transpose(-2, -1) / math.sqrt(c // h) + self.mask[:t, :t]
-        y = F.softmax(scores, dim=-1) @ v
-        return self.proj(y.transpose(1, 2).reshape(b, t, c))
-
-    def forward(self, x):
-        x = x + self.attention(self.ln1(x))
-        return x + self.fc_out(F.gelu(self.fc(self.ln2(x))))
-
-
 MODELS = [
     # name, constructor, input shapes
     ("mlp", MLP, [(4, 64)]),
     ("lenet5", LeNet5, [(2, 1, 32, 32)]),
     ("resnet_blocks", ResNetBlocks, [(1, 3, 32, 32)]),
     ("mobilenetv2_blocks", MobileNetV2Blocks, [(1, 3, 32, 32)]),
-    ("transformer_encoder", Transformer, [(2, 8, 32)]),
-    ("gpt_block", GPTBlock, [(2, 8, 32)]),
+    ("transformer_encoder", lambda: TransformerEncoder(d_model=32, nhead=4, ffn=64), [(2, 8, 32)]),
+    ("gpt_block", lambda: GPTBlock(d_model=32, n_head=4, seq=8), [(2, 8, 32)]),
 ]
 
 
@@ -176,7 +89,8 @@ def export(name, ctor, shapes, seed):
     torch.manual_seed(seed)
     gen = torch.Generator().manual_seed(seed + 1000)
     model = ctor()
-    randomize_batchnorm(model, gen)
+    # every BatchNorm gets non-trivial statistics, so that folding it is exercised
+    randomize_batchnorm(model, gen, mean_std=0.2, weight_min=0.75)
     model.eval()
     inputs = tuple(torch.randn(*s, generator=gen) for s in shapes)
     out_dir = os.path.join(HERE, name)

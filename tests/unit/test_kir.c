@@ -62,15 +62,6 @@ static void expect_error(const char *text, int status, const char *msg) {
                 kiln_status_name(d.status), status, d.msg);
 }
 
-static ir_type ty(ir_dtype dt, int rank, const int64_t *dims) {
-  ir_type t;
-  memset(&t, 0, sizeof t);
-  t.dtype = dt;
-  t.rank = rank;
-  for (int i = 0; i < rank; i++) t.dims[i] = dims[i];
-  return t;
-}
-
 static const char *MLP_DOC =
     "# A 33-512-10 multilayer perceptron.\n"
     "graph mlp {\n"
@@ -271,7 +262,7 @@ END_TEST
 /* ---- printing ---------------------------------------------------------------------- */
 START_TEST(test_print_canonical) {
   ir_graph *g = ir_graph_new("tiny");
-  ir_type t14 = ty(IR_F32, 2, TH_DIMS(1, 4)), t4 = ty(IR_F32, 1, TH_DIMS(4));
+  ir_type t14 = th_type(IR_F32, 2, TH_DIMS(1, 4)), t4 = th_type(IR_F32, 1, TH_DIMS(4));
   int x = ir_add_input(g, "x", &t14);
   float w[4] = {0.1f, -2.0f, 1e-7f, 3e10f};
   int wv = ir_add_const(g, "w", &t4, w);
@@ -302,10 +293,10 @@ START_TEST(test_print_reals) {
   ir_graph *g = ir_graph_new("reals");
   double dv[] = {100.0, 1e20, 1e-5, 1e-6, 0.1, 1.0 / 3.0, -0.0, 5e-324, 1.7976931348623157e308,
                  123456789012345678.0, 0.000123};
-  ir_type td = ty(IR_F64, 1, TH_DIMS(11));
+  ir_type td = th_type(IR_F64, 1, TH_DIMS(11));
   int c = ir_add_const(g, "d", &td, dv);
   float fv[] = {0.1f, 16777216.0f, 1e-45f, 3.4028235e38f, 0.35355339f};
-  ir_type tf = ty(IR_F32, 1, TH_DIMS(5));
+  ir_type tf = th_type(IR_F32, 1, TH_DIMS(5));
   int c2 = ir_add_const(g, "f", &tf, fv);
   int n = ir_node_new(g, IR_OP_ADD, "", (int[]){c, c}, 2, 1, NULL);
   ir_add_output(g, g->nodes[n].out[0]);
@@ -333,7 +324,7 @@ START_TEST(test_print_reals) {
     if (isnan(dd[i])) dd[i] = (double)i;
     if (isnan(ff[i])) ff[i] = (float)i;
   }
-  ir_type tdn = ty(IR_F64, 1, TH_DIMS(N)), tfn = ty(IR_F32, 1, TH_DIMS(N));
+  ir_type tdn = th_type(IR_F64, 1, TH_DIMS(N)), tfn = th_type(IR_F32, 1, TH_DIMS(N));
   int a = ir_add_const(r, "a", &tdn, dd), b = ir_add_const(r, "b", &tfn, ff);
   ir_add_output(r, a);
   ir_add_output(r, b);
@@ -360,7 +351,7 @@ START_TEST(test_print_names) {
                           "bad\xff\xfe utf8 \xc3", "ctl\x01\x7f", "0", "..."};
   int nn = (int)(sizeof vnames / sizeof vnames[0]);
   ir_graph *g = ir_graph_new("weird name!");
-  ir_type t = ty(IR_F32, 1, TH_DIMS(2));
+  ir_type t = th_type(IR_F32, 1, TH_DIMS(2));
   int prev = ir_add_input(g, vnames[0], &t);
   for (int i = 1; i < nn; i++) {
     int n = ir_node_new(g, IR_OP_RELU, vnames[nn - i], &prev, 1, 1, &vnames[i]);
@@ -390,7 +381,7 @@ END_TEST
  * inputs, multiple results, node names, elided constants. */
 START_TEST(test_print_handbuilt) {
   ir_graph *g = ir_graph_new("all");
-  ir_type t = ty(IR_F32, 2, TH_DIMS(2, 2));
+  ir_type t = th_type(IR_F32, 2, TH_DIMS(2, 2));
   int x = ir_add_input(g, "x", &t);
   /* one constant per dtype, and a scalar of each */
   static const char *dn[] = {"f32", "f16", "bf16", "f64", "i64", "i32", "i16", "i8", "u8", "bool"};
@@ -408,11 +399,11 @@ START_TEST(test_print_handbuilt) {
     ir_add_const(g, name, &sc.type, sc.data);
     ir_tensor_release(&sc);
   }
-  ir_type big = ty(IR_F32, 1, TH_DIMS(17));
+  ir_type big = th_type(IR_F32, 1, TH_DIMS(17));
   ir_add_const(g, "big", &big, NULL); /* over the inline limit: elided */
   int el = ir_add_const_nocopy(g, "elided", &big, NULL);
   g->values[el].src = IR_CSRC_ELIDED;
-  ir_type e0 = ty(IR_I64, 1, TH_DIMS(0));
+  ir_type e0 = th_type(IR_I64, 1, TH_DIMS(0));
   ir_add_const(g, "empty", &e0, NULL);
 
   int n1 = ir_node_new(g, IR_OP_LEAKY_RELU, "leaky", &x, 1, 1, NULL);
@@ -485,7 +476,7 @@ START_TEST(test_side_file) {
   snprintf(side, sizeof side, "%s/out.kir.bin", dir);
   snprintf(kir, sizeof kir, "%s/out.kir", dir);
   ir_graph *g = ir_graph_new("side");
-  ir_type t20 = ty(IR_F32, 1, TH_DIMS(20)), t3 = ty(IR_I8, 1, TH_DIMS(33));
+  ir_type t20 = th_type(IR_F32, 1, TH_DIMS(20)), t3 = th_type(IR_I8, 1, TH_DIMS(33));
   float a[20];
   int8_t b[33];
   for (int i = 0; i < 20; i++) a[i] = (float)i * 0.25f - 1;
@@ -676,7 +667,7 @@ static int fill(const char *spec_text, ir_dtype dt, int rank, const int64_t *dim
                 kiln_diag *d) {
   /* through the parser, so the spec syntax is covered too */
   char text[512], ts[128];
-  ir_type t = ty(dt, rank, dims);
+  ir_type t = th_type(dt, rank, dims);
   snprintf(text, sizeof text, "graph g { param %%w: %s = %s output %%w }",
            ir_type_str(&t, ts, sizeof ts), spec_text);
   kiln_diag_init(d);
@@ -855,7 +846,7 @@ START_TEST(test_init_errors) {
   kiln_diag d;
   kiln_diag_init(&d);
   ir_init_spec sp = {.name = "ones"};
-  ir_type t = ty(IR_F32, 1, TH_DIMS(2));
+  ir_type t = th_type(IR_F32, 1, TH_DIMS(2));
   ck_assert_int_eq(ir_init_fill(&sp, &t, NULL, &d), 0);
   sp.name = NULL;
   ck_assert_int_ne(ir_init_fill(&sp, &t, NULL, &d), 0);

@@ -9,7 +9,6 @@
  * the checker missed would corrupt them. Schedules are checked against the
  * original order on random DAGs and against brute force over every
  * topological order on tiny ones. */
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,12 +20,7 @@
 
 /* ---- building graphs ------------------------------------------------------------ */
 
-static ir_type ty(ir_dtype dt, int rank, const int64_t *dims) {
-  ir_type t = {.dtype = dt, .rank = rank};
-  for (int i = 0; i < rank; i++) t.dims[i] = dims[i];
-  return t;
-}
-#define TY(rank, ...) ty(IR_F32, rank, (const int64_t[]){0, __VA_ARGS__} + 1)
+#define TY(rank, ...) th_type(IR_F32, rank, (const int64_t[]){0, __VA_ARGS__} + 1)
 
 static uint64_t rng;
 static int rnext(int n) { /* [0, n) */
@@ -34,17 +28,6 @@ static int rnext(int n) { /* [0, n) */
   return (int)((rng >> 33) % (uint64_t)n);
 }
 static double rnd(void) { return (double)rnext(1 << 20) / (double)(1 << 19) - 1.0; }
-
-static int op(ir_graph *g, ir_op o, const char *out, int n_in, ...) {
-  int in[8];
-  va_list ap;
-  va_start(ap, n_in);
-  for (int i = 0; i < n_in; i++) in[i] = va_arg(ap, int);
-  va_end(ap);
-  const char *names[1] = {out};
-  int n = ir_node_new(g, o, out, in, n_in, 1, names);
-  return g->nodes[n].out[0];
-}
 
 static int add_in(ir_graph *g, const char *name, ir_type t) { return ir_add_input(g, name, &t); }
 
@@ -62,17 +45,6 @@ static void infer(ir_graph *g) {
   kiln_diag d;
   kiln_diag_init(&d);
   ck_assert_msg(ir_infer_shapes(g, &d) == 0, "%s", d.msg);
-}
-
-static void run_passes(ir_graph *g, const char *list) {
-  pass_pipeline p;
-  kiln_diag d;
-  kiln_diag_init(&d);
-  ck_assert_msg(pass_pipeline_parse(list, &p, &d) == 0, "%s", d.msg);
-  pass_options o;
-  pass_options_default(&o);
-  o.verify_each = 1;
-  ck_assert_msg(pass_run(g, &p, &o, &d) == 0, "passes %s failed: %s", list, d.msg);
 }
 
 /* A random typed DAG of about `steps` nodes over f32 [1, C, 8] tensors (C in
@@ -93,7 +65,7 @@ static ir_graph *random_dag(uint64_t seed, int steps) {
     int v = -1, kind = rnext(9);
     if (kind <= 1) {
       static const ir_op un[] = {IR_OP_RELU, IR_OP_NEG, IR_OP_TANH, IR_OP_SIGMOID, IR_OP_ABS};
-      v = op(g, un[rnext(5)], NULL, 1, a);
+      v = th_op(g, un[rnext(5)], NULL, 1, a);
     } else if (kind == 2) { /* binary with a same-shaped operand, or itself */
       int b = a;
       for (int t = 0; t < 6; t++) {
@@ -101,22 +73,23 @@ static ir_graph *random_dag(uint64_t seed, int steps) {
         if (ir_type_equal(&g->values[c].type, &g->values[a].type)) b = c;
       }
       static const ir_op bin[] = {IR_OP_ADD, IR_OP_MUL, IR_OP_SUB};
-      v = rnext(2) ? op(g, bin[rnext(3)], NULL, 2, a, b) : op(g, bin[rnext(3)], NULL, 2, b, a);
+      v = rnext(2) ? th_op(g, bin[rnext(3)], NULL, 2, a, b)
+                   : th_op(g, bin[rnext(3)], NULL, 2, b, a);
     } else if (kind == 3) { /* broadcast with a constant or a [1, 1, 8] value */
       int b = rconst(g, TY(3, 1, 1, 8));
       for (int t = 0; t < 4; t++) {
         int c = pool[rnext(np)];
         if (g->values[c].type.dims[1] == 1) b = c;
       }
-      v = rnext(2) ? op(g, IR_OP_ADD, NULL, 2, a, b) : op(g, IR_OP_MUL, NULL, 2, b, a);
+      v = rnext(2) ? th_op(g, IR_OP_ADD, NULL, 2, a, b) : th_op(g, IR_OP_MUL, NULL, 2, b, a);
     } else if (kind == 4) { /* concat */
       int b = pool[rnext(np)];
       if (ca + g->values[b].type.dims[1] > 24) b = a;
       if (ca * 2 > 24) continue;
-      v = op(g, IR_OP_CONCAT, NULL, 2, a, b);
+      v = th_op(g, IR_OP_CONCAT, NULL, 2, a, b);
       ir_set_int(g, g->values[v].producer, "axis", 1);
     } else if (kind == 5) { /* reduce over channels */
-      v = op(g, IR_OP_REDUCE_SUM, NULL, 1, a);
+      v = th_op(g, IR_OP_REDUCE_SUM, NULL, 1, a);
       ir_set_ints(g, g->values[v].producer, "axes", (const int64_t[]){1}, 1);
     } else if (kind == 6 && ca >= 2) { /* split: two results, sometimes one unused */
       int64_t first = 1 + rnext((int)ca - 1);
@@ -126,9 +99,9 @@ static ir_graph *random_dag(uint64_t seed, int steps) {
       pool[np++] = g->nodes[n].out[0];
       v = g->nodes[n].out[1];
     } else if (kind == 7) { /* matmul with a constant */
-      v = op(g, IR_OP_MATMUL, NULL, 2, a, rconst(g, TY(2, 8, 8)));
+      v = th_op(g, IR_OP_MATMUL, NULL, 2, a, rconst(g, TY(2, 8, 8)));
     } else { /* slice channels */
-      v = op(g, IR_OP_SLICE, NULL, 1, a);
+      v = th_op(g, IR_OP_SLICE, NULL, 1, a);
       int n = g->values[v].producer;
       ir_set_ints(g, n, "starts", (const int64_t[]){0}, 1);
       ir_set_ints(g, n, "ends", (const int64_t[]){1 + rnext((int)ca)}, 1);
@@ -147,7 +120,7 @@ static ir_graph *random_dag(uint64_t seed, int steps) {
     for (int j = 0; j < g->n_outputs; j++) dup |= g->outputs[j] == v;
     if (!dup) ir_add_output(g, v);
   }
-  run_passes(g, "infer-shapes");
+  th_run_passes(g, "infer-shapes");
   return g;
 }
 
@@ -286,7 +259,7 @@ START_TEST(test_plan_random_dags) {
       ck_assert_int_le(best.arena_bytes, st.arena_bytes);
     }
     /* after scheduling, through the pass */
-    run_passes(g, "schedule,plan-memory");
+    th_run_passes(g, "schedule,plan-memory");
     plan_stats st;
     plan_memory_stats(g, &st);
     check_plan(g, &st, seed);
@@ -303,10 +276,10 @@ START_TEST(test_plan_check_catches_overlap) {
   kiln_diag_init(&d);
   ir_graph *g = ir_graph_new("bad");
   int x = add_in(g, "x", TY(2, 4, 16));
-  int a = op(g, IR_OP_EXP, "a", 1, x);
-  int b = op(g, IR_OP_NEG, "b", 1, x);
-  ir_add_output(g, op(g, IR_OP_ADD, "y", 2, a, b));
-  run_passes(g, "infer-shapes,plan-memory");
+  int a = th_op(g, IR_OP_EXP, "a", 1, x);
+  int b = th_op(g, IR_OP_NEG, "b", 1, x);
+  ir_add_output(g, th_op(g, IR_OP_ADD, "y", 2, a, b));
+  th_run_passes(g, "infer-shapes,plan-memory");
   ck_assert_int_eq(plan_memory_check(g, &d), 0);
   ck_assert_int_ne(g->values[a].offset, g->values[b].offset);
   check_arena_run(g);
@@ -321,7 +294,7 @@ START_TEST(test_plan_check_catches_overlap) {
   g->values[b].offset = g->arena_bytes;
   kiln_diag_init(&d);
   ck_assert_int_ne(plan_memory_check(g, &d), 0);
-  run_passes(g, "plan-memory");
+  th_run_passes(g, "plan-memory");
   g->values[g->outputs[0]].offset = 0;
   kiln_diag_init(&d);
   ck_assert_int_ne(plan_memory_check(g, &d), 0);
@@ -337,11 +310,11 @@ START_TEST(test_plan_in_place) {
    * but not the graph input; y is the caller's */
   ir_graph *g = ir_graph_new("chain");
   int x = add_in(g, "x", TY(2, 4, 16)); /* 256 bytes */
-  int r = op(g, IR_OP_RELU, "r", 1, x);
-  int n = op(g, IR_OP_NEG, "n", 1, r);
-  int t = op(g, IR_OP_TANH, "t", 1, n);
-  ir_add_output(g, op(g, IR_OP_SIGMOID, "y", 1, t));
-  run_passes(g, "infer-shapes");
+  int r = th_op(g, IR_OP_RELU, "r", 1, x);
+  int n = th_op(g, IR_OP_NEG, "n", 1, r);
+  int t = th_op(g, IR_OP_TANH, "t", 1, n);
+  ir_add_output(g, th_op(g, IR_OP_SIGMOID, "y", 1, t));
+  th_run_passes(g, "infer-shapes");
   ck_assert(plan_memory_run(g, PLAN_BEST, 1, &st, &d) == 0);
   ck_assert_int_eq(st.in_place, 2);
   ck_assert_int_eq(st.arena_bytes, 256);
@@ -363,15 +336,15 @@ START_TEST(test_plan_in_place) {
    * either (its type differs); matmul never writes in place */
   g = ir_graph_new("later");
   x = add_in(g, "x", TY(2, 4, 16));
-  int a = op(g, IR_OP_EXP, "a", 1, x);
-  int b = op(g, IR_OP_NEG, "b", 1, a);      /* a is read again by c */
-  int c = op(g, IR_OP_ADD, "c", 2, a, b);   /* may overwrite a (first) */
-  int s = op(g, IR_OP_REDUCE_SUM, "s", 1, c); /* [1, 16] */
+  int a = th_op(g, IR_OP_EXP, "a", 1, x);
+  int b = th_op(g, IR_OP_NEG, "b", 1, a);      /* a is read again by c */
+  int c = th_op(g, IR_OP_ADD, "c", 2, a, b);   /* may overwrite a (first) */
+  int s = th_op(g, IR_OP_REDUCE_SUM, "s", 1, c); /* [1, 16] */
   ir_set_ints(g, g->values[s].producer, "axes", (const int64_t[]){0}, 1);
-  int e = op(g, IR_OP_MUL, "e", 2, c, s);   /* c: same type, last use: overwritten */
-  int m = op(g, IR_OP_MATMUL, "m", 2, e, rconst(g, TY(2, 16, 16)));
-  ir_add_output(g, op(g, IR_OP_ADD, "y", 2, s, m)); /* s broadcast: output's own */
-  run_passes(g, "infer-shapes");
+  int e = th_op(g, IR_OP_MUL, "e", 2, c, s);   /* c: same type, last use: overwritten */
+  int m = th_op(g, IR_OP_MATMUL, "m", 2, e, rconst(g, TY(2, 16, 16)));
+  ir_add_output(g, th_op(g, IR_OP_ADD, "y", 2, s, m)); /* s broadcast: output's own */
+  th_run_passes(g, "infer-shapes");
   ck_assert(plan_memory_run(g, PLAN_BEST, 1, &st, &d) == 0);
   check_plan(g, &st, 0);
   ck_assert_int_ne(g->values[b].offset, g->values[a].offset);
@@ -415,13 +388,13 @@ START_TEST(test_plan_empty_and_outputs_only) {
   plan_stats st;
   ir_graph *g = ir_graph_new("io");
   int x = add_in(g, "x", TY(1, 8));
-  ir_add_output(g, op(g, IR_OP_RELU, "y", 1, x));
-  int z = op(g, IR_OP_NEG, "z", 1, x); /* unused: its own slot for its step */
+  ir_add_output(g, th_op(g, IR_OP_RELU, "y", 1, x));
+  int z = th_op(g, IR_OP_NEG, "z", 1, x); /* unused: its own slot for its step */
   (void)z;
-  int e = op(g, IR_OP_SLICE, "e", 1, x); /* an empty tensor */
+  int e = th_op(g, IR_OP_SLICE, "e", 1, x); /* an empty tensor */
   ir_set_ints(g, g->values[e].producer, "starts", (const int64_t[]){0}, 1);
   ir_set_ints(g, g->values[e].producer, "ends", (const int64_t[]){0}, 1);
-  run_passes(g, "infer-shapes");
+  th_run_passes(g, "infer-shapes");
   ck_assert(plan_memory_run(g, PLAN_BEST, 1, &st, &d) == 0);
   ck_assert_int_eq(st.values, 2);
   ck_assert_int_eq(st.arena_bytes, 64);
@@ -441,7 +414,7 @@ START_TEST(test_schedule_never_worse) {
     ir_graph *g = random_dag(seed + 1000, 4 + (int)(seed % 40));
     ir_graph *ref = ir_graph_clone(g);
     int64_t before = sched_peak_bytes(g, NULL);
-    run_passes(g, "schedule");
+    th_run_passes(g, "schedule");
     int64_t after = sched_peak_bytes(g, NULL);
     ck_assert_int_le(after, before);
     improved += after < before;
@@ -461,7 +434,7 @@ START_TEST(test_schedule_never_worse) {
     for (int i = 0; i < g->n_inputs; i++) ir_tensor_release(&feeds[i]);
     /* deterministic and idempotent: a second run keeps the order */
     ir_graph *again = ir_graph_clone(g);
-    run_passes(again, "schedule");
+    th_run_passes(again, "schedule");
     for (int i = 0; i < g->n_nodes; i++)
       ck_assert_str_eq(again->values[again->nodes[i].out[0]].name,
                        g->values[g->nodes[i].out[0]].name);
@@ -535,7 +508,7 @@ START_TEST(test_schedule_exact_vs_brute_force) {
     }
     beat_greedy += brute < greedy_best;
     /* the pass reaches the optimum */
-    run_passes(g, "schedule");
+    th_run_passes(g, "schedule");
     ck_assert_int_eq(sched_peak_bytes(g, NULL), brute);
     free(order);
     free(done);
@@ -553,24 +526,24 @@ END_TEST
 START_TEST(test_schedule_branches) {
   ir_graph *g = ir_graph_new("branches");
   int x = add_in(g, "x", TY(2, 1, 16)); /* 64 bytes */
-  int e1 = op(g, IR_OP_EXPAND, "e1", 1, x);     /* [64, 16]: 4 KiB */
+  int e1 = th_op(g, IR_OP_EXPAND, "e1", 1, x);     /* [64, 16]: 4 KiB */
   ir_set_ints(g, g->values[e1].producer, "shape", (const int64_t[]){64, 16}, 2);
-  int e2 = op(g, IR_OP_EXPAND, "e2", 1, x);
+  int e2 = th_op(g, IR_OP_EXPAND, "e2", 1, x);
   ir_set_ints(g, g->values[e2].producer, "shape", (const int64_t[]){64, 16}, 2);
-  int t1 = op(g, IR_OP_TANH, "t1", 1, e1);
-  int t2 = op(g, IR_OP_TANH, "t2", 1, e2);
-  int r1 = op(g, IR_OP_REDUCE_SUM, "r1", 1, t1); /* [1, 16] */
-  int r2 = op(g, IR_OP_REDUCE_SUM, "r2", 1, t2);
+  int t1 = th_op(g, IR_OP_TANH, "t1", 1, e1);
+  int t2 = th_op(g, IR_OP_TANH, "t2", 1, e2);
+  int r1 = th_op(g, IR_OP_REDUCE_SUM, "r1", 1, t1); /* [1, 16] */
+  int r2 = th_op(g, IR_OP_REDUCE_SUM, "r2", 1, t2);
   ir_set_ints(g, g->values[r1].producer, "axes", (const int64_t[]){0}, 1);
   ir_set_ints(g, g->values[r2].producer, "axes", (const int64_t[]){0}, 1);
-  ir_add_output(g, op(g, IR_OP_ADD, "y", 2, r1, r2));
-  run_passes(g, "infer-shapes");
+  ir_add_output(g, th_op(g, IR_OP_ADD, "y", 2, r1, r2));
+  th_run_passes(g, "infer-shapes");
   ck_assert_int_eq(sched_peak_bytes(g, NULL), 3 * 4096);
-  run_passes(g, "schedule");
+  th_run_passes(g, "schedule");
   ck_assert_int_eq(sched_peak_bytes(g, NULL), 2 * 4096 + 64);
   ck_assert_str_eq(g->values[g->nodes[1].out[0]].name, "t1"); /* e1 t1 r1 e2 t2 r2 y */
   ck_assert_str_eq(g->values[g->nodes[2].out[0]].name, "r1");
-  run_passes(g, "plan-memory");
+  th_run_passes(g, "plan-memory");
   plan_stats st;
   plan_memory_stats(g, &st);
   /* tanh in place; at r2's step t2, r1 and r2 are live */
@@ -588,20 +561,20 @@ START_TEST(test_schedule_exact_limit) {
   int x = add_in(g, "x", TY(1, 16));
   int sum = -1;
   for (int c = 0; c < 24; c++) {
-    int a = op(g, IR_OP_EXP, NULL, 1, x);
-    int b = op(g, IR_OP_CONCAT, NULL, 2, a, a);
+    int a = th_op(g, IR_OP_EXP, NULL, 1, x);
+    int b = th_op(g, IR_OP_CONCAT, NULL, 2, a, a);
     ir_set_int(g, g->values[b].producer, "axis", 0);
-    int r = op(g, IR_OP_REDUCE_SUM, NULL, 1, b);
+    int r = th_op(g, IR_OP_REDUCE_SUM, NULL, 1, b);
     ir_set_ints(g, g->values[r].producer, "axes", (const int64_t[]){0}, 1);
-    sum = sum < 0 ? r : op(g, IR_OP_ADD, NULL, 2, sum, r);
+    sum = sum < 0 ? r : th_op(g, IR_OP_ADD, NULL, 2, sum, r);
   }
   ir_add_output(g, sum);
-  run_passes(g, "infer-shapes");
+  th_run_passes(g, "infer-shapes");
   int *order = malloc(sizeof(int) * ((size_t)g->n_nodes + 1));
   int64_t peak;
   ck_assert_int_eq(sched_exact(g, INT64_MAX, 1000, order, &peak), SCHED_EXACT_LIMIT);
   int64_t before = sched_peak_bytes(g, NULL);
-  run_passes(g, "schedule");
+  th_run_passes(g, "schedule");
   ck_assert_int_le(sched_peak_bytes(g, NULL), before);
   free(order);
   ir_graph_free(g);

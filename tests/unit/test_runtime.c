@@ -7,8 +7,12 @@
  * libffi typed path against the packed path (bit for bit); workspace reuse;
  * 4 threads x 50 runs giving identical results; weights files (right,
  * truncated, corrupt, another model's); loading errors (no file, not a
- * shared object, not an artifact, wrong name); per-thread error messages.
+ * shared object, not an artifact, wrong name); per-thread error messages;
+ * kilnrt_set_threads: the counts it reports, bit-identical results on 1, 2
+ * and 3 threads of a model whose conv and matmul split into tasks (the pool
+ * really starts threads), and an artifact without NAME_set_threads.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -26,6 +30,7 @@
 static char g_dir[256];
 static char p_mlp[512], p_mlpw[512], p_mlpw_weights[512], p_other[512], p_other_weights[512];
 static char p_renamed[512], p_multi[512], p_wide[512], p_text[512];
+static char p_par[512], p_nothreads[512];
 
 static void path_in(char *buf, size_t n, const char *file) {
   snprintf(buf, n, "%s/%s", g_dir, file);
@@ -95,6 +100,42 @@ static const char other_kir[] =
 
 enum { WIDE_N = 40 }; /* 80 typed parameters */
 
+/* Large enough for the thread pool: the conv (im2col GEMM) and the matmul
+ * each split into several tasks. */
+static const char par_kir[] =
+    "graph par {\n"
+    "  input %x: f32[1,32,28,28]\n  input %a: f32[64,48]\n"
+    "  param %w: f32[32,32,3,3] = kaiming_uniform(seed=3)\n  param %b: f32[32] = zeros\n"
+    "  param %m: f32[48,96] = xavier_uniform(seed=4)\n"
+    "  %c = conv(%x, %w, %b) {kernel_shape = [3, 3], pads = [1, 1, 1, 1]}\n"
+    "  %r = relu(%c)\n  %y = matmul(%a, %m)\n  output %r, %y\n}\n";
+
+/* The par model linked without NAME_set_threads, as an artifact of a kiln
+ * without thread pools would be: the object file, then a shared object
+ * whose version script exports only the other entries. */
+static void compile_without_set_threads(const char *src, const char *out) {
+  char obj[600], map[600], cmd[2400];
+  snprintf(obj, sizeof obj, "%s.o", out);
+  snprintf(map, sizeof map, "%s.map", out);
+  kiln_model *m = load_optimized(src);
+  kiln_compile_options co;
+  kiln_compile_options_init(&co);
+  co.emit = KILN_EMIT_OBJ;
+  co.name = "old";
+  co.no_header = 1;
+  kiln_diag d;
+  kiln_diag_init(&d);
+  ck_assert_msg(kiln_model_compile(m, obj, &co, &d) == 0, "%s: %s", src, d.msg);
+  kiln_model_free(m);
+  const char vs[] = "{ global: old_metadata; old_run_packed; old_run_packed_w; old_run; "
+                    "local: *; };\n";
+  write_file(map, vs, strlen(vs));
+  const char *cc = getenv("KILN_CC") && *getenv("KILN_CC") ? getenv("KILN_CC") : "cc";
+  snprintf(cmd, sizeof cmd, "%s -shared -o '%s' '%s' -Wl,--version-script='%s' -lm -lpthread",
+           cc, out, obj, map);
+  ck_assert_msg(system(cmd) == 0, "%s failed", cmd);
+}
+
 static void fixture_setup(void) {
   snprintf(g_dir, sizeof g_dir, "%s/kiln-test-runtime-XXXXXX",
            getenv("TMPDIR") && *getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
@@ -133,6 +174,13 @@ static void fixture_setup(void) {
   free(wide);
   path_in(p_wide, sizeof p_wide, "wide.so");
   compile(src, p_wide, NULL, 0);
+
+  path_in(src, sizeof src, "par.kir");
+  write_file(src, par_kir, strlen(par_kir));
+  path_in(p_par, sizeof p_par, "par.so");
+  compile(src, p_par, NULL, 0);
+  path_in(p_nothreads, sizeof p_nothreads, "old.so");
+  compile_without_set_threads(src, p_nothreads);
 
   path_in(p_text, sizeof p_text, "text.so");
   write_file(p_text, "not an ELF file\n", 16);
@@ -587,6 +635,123 @@ START_TEST(same_library_twice) {
 }
 END_TEST
 
+/* ---- the artifact's thread count -------------------------------------------------------- */
+
+/* The default count: $KILN_NUM_THREADS when positive, else the online CPUs,
+ * at most 64 (docs/abi.md). */
+static int default_threads(void) {
+  const char *e = getenv("KILN_NUM_THREADS");
+  long n = e ? strtol(e, NULL, 10) : 0;
+  if (n <= 0) n = sysconf(_SC_NPROCESSORS_ONLN);
+  if (n < 1) n = 1;
+  return n > 64 ? 64 : (int)n;
+}
+
+/* Threads of this process (/proc/self/task). */
+static int process_threads(void) {
+  DIR *d = opendir("/proc/self/task");
+  ck_assert(d != NULL);
+  int n = 0;
+  for (struct dirent *e; (e = readdir(d));) n += e->d_name[0] != '.';
+  closedir(d);
+  return n;
+}
+
+static int threads_set(kilnrt_model *m, int n) {
+  int got = -1;
+  int rc = kilnrt_set_threads(m, n, &got);
+  ck_assert_msg(rc == 0, "kilnrt_set_threads(%d): %s", n, kilnrt_last_error());
+  ck_assert_str_eq(kilnrt_last_error(), "");
+  return got;
+}
+
+START_TEST(set_threads_counts) {
+  kilnrt_model *m = load_ok(p_par, NULL);
+  ck_assert_int_eq(threads_set(m, 2), 2);
+  ck_assert_int_eq(threads_set(m, 1), 1);
+  ck_assert_int_eq(threads_set(m, 3), 3);
+  ck_assert_int_eq(threads_set(m, 1000), 64); /* the artifact's cap */
+  ck_assert_int_eq(threads_set(m, 0), default_threads());
+  ck_assert_int_eq(threads_set(m, -5), default_threads());
+  ck_assert_int_eq(kilnrt_set_threads(m, 2, NULL), 0);
+  /* one count per artifact: a second model of the same file shares it */
+  kilnrt_model *b = load_ok(p_par, NULL);
+  ck_assert_int_eq(threads_set(b, 3), 3);
+  ck_assert_int_eq(threads_set(m, 2), 2);
+  kilnrt_unload(b);
+  /* no parallel kernel: one thread whatever is asked */
+  kilnrt_model *mlp = load_ok(p_mlp, NULL);
+  ck_assert_int_eq(threads_set(mlp, 4), 1);
+  ck_assert_int_eq(threads_set(mlp, 0), 1);
+  kilnrt_unload(mlp);
+  /* errors */
+  int got = -1;
+  ck_assert_int_eq(kilnrt_set_threads(NULL, 2, &got), KILN_E_USAGE);
+  ck_assert_int_eq(got, 0);
+  ck_assert_ptr_nonnull(strstr(kilnrt_last_error(), "kilnrt_set_threads"));
+  ck_assert_int_eq(kilnrt_set_threads(NULL, 2, NULL), KILN_E_USAGE);
+  kilnrt_unload(m);
+}
+END_TEST
+
+/* 1, 2 and 3 threads give the same bytes, packed and typed; with 3 the
+ * pool starts two threads (so the kernels split into at least 3 tasks). */
+START_TEST(set_threads_identical) {
+  kilnrt_model *m = load_ok(p_par, NULL);
+  ck_assert_int_eq(kilnrt_num_outputs(m), 2);
+  ck_assert_int_eq(threads_set(m, 1), 1);
+  io ref;
+  io_init(&ref, m, 5);
+  ck_assert_int_eq(run_packed(m, NULL, &ref), 0);
+  int before = process_threads();
+  kilnrt_workspace *ws = NULL;
+  ck_assert_int_eq(kilnrt_workspace_create(m, &ws), 0);
+  for (int nt = 3; nt >= 1; nt--) {
+    ck_assert_int_eq(threads_set(m, nt), nt);
+    for (int typed = 0; typed < 1 + kilnrt_has_typed_entry(m); typed++) {
+      io b;
+      io_init(&b, m, 5);
+      for (int j = 0; j < b.no; j++) memset(b.outs[j], 0xa5, kilnrt_output(m, j)->nbytes);
+      ck_assert_int_eq(typed ? run_typed(m, &b) : run_packed(m, ws, &b), 0);
+      for (int j = 0; j < b.no; j++)
+        ck_assert_msg(!memcmp(b.outs[j], ref.outs[j], kilnrt_output(m, j)->nbytes),
+                      "output %d differs on %d threads (%s)", j, nt, typed ? "typed" : "packed");
+      io_free(&b);
+    }
+    if (nt == 3)
+      ck_assert_msg(process_threads() >= before + 2,
+                    "3 threads: the pool did not start (threads %d, before %d)",
+                    process_threads(), before);
+  }
+  kilnrt_workspace_free(ws);
+  io_free(&ref);
+  kilnrt_unload(m);
+}
+END_TEST
+
+/* An artifact that does not export NAME_set_threads: count 1, and it runs. */
+START_TEST(set_threads_absent) {
+  kilnrt_model *m = load_ok(p_nothreads, NULL);
+  ck_assert_str_eq(kilnrt_name(m), "old");
+  ck_assert_int_eq(threads_set(m, 3), 1);
+  ck_assert_int_eq(threads_set(m, 0), 1);
+  io b;
+  io_init(&b, m, 5);
+  ck_assert_int_eq(run_packed(m, NULL, &b), 0);
+  /* the same model with the entry: the same bytes */
+  kilnrt_model *p = load_ok(p_par, NULL);
+  ck_assert_int_eq(threads_set(p, 2), 2);
+  io c;
+  io_init(&c, p, 5);
+  ck_assert_int_eq(run_packed(p, NULL, &c), 0);
+  assert_same_outputs(p, &b, &c);
+  io_free(&b);
+  io_free(&c);
+  kilnrt_unload(p);
+  kilnrt_unload(m);
+}
+END_TEST
+
 /* ---- errors ------------------------------------------------------------------------------ */
 
 static void expect_load_error(const char *path, const char *name, int status, const char *needle) {
@@ -678,6 +843,9 @@ static Suite *runtime_suite(void) {
   tcase_add_test(tc, load_errors);
   tcase_add_test(tc, run_errors);
   tcase_add_test(tc, errors_per_thread);
+  tcase_add_test(tc, set_threads_counts);
+  tcase_add_test(tc, set_threads_identical);
+  tcase_add_test(tc, set_threads_absent);
   suite_add_tcase(s, tc);
   return s;
 }
