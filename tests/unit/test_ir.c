@@ -178,6 +178,33 @@ START_TEST(test_ops_documented) {
 }
 END_TEST
 
+/* Every op of the table has known-value tests in tests/unit/test_ops_*.c,
+ * which name the op as a string ("relu") when they run it through th_check
+ * (`fused` has its own suite, test_fuse.c). A new op without tests fails
+ * here. */
+START_TEST(test_ops_have_value_tests) {
+  static const char *const files[] = {"tests/unit/test_ops_elementwise.c",
+                                      "tests/unit/test_ops_nn.c", "tests/unit/test_ops_reduce.c",
+                                      "tests/unit/test_ops_shape.c"};
+  static char src[4 << 20];
+  size_t n = 0;
+  for (size_t i = 0; i < sizeof files / sizeof *files; i++) {
+    FILE *f = fopen(files[i], "rb");
+    ck_assert_msg(f != NULL, "%s not found (run from the repo root)", files[i]);
+    n += fread(src + n, 1, sizeof src - 1 - n, f);
+    fclose(f);
+  }
+  src[n] = 0;
+  for (int op = 0; op < IR_OP_COUNT; op++) {
+    if (op == IR_OP_FUSED) continue;
+    char pat[128];
+    snprintf(pat, sizeof pat, "\"%s\"", ir_op_name((ir_op)op));
+    ck_assert_msg(strstr(src, pat) != NULL, "op %s has no known-value test in tests/unit/test_ops_*.c",
+                  ir_op_name((ir_op)op));
+  }
+}
+END_TEST
+
 static Suite *ir_suite(void) {
   Suite *s = suite_create("ir");
   TCase *tc = tcase_create("core");
@@ -190,6 +217,7 @@ static Suite *ir_suite(void) {
   tcase_add_test(tc, test_dtypes);
   tcase_add_test(tc, test_type_limits);
   tcase_add_test(tc, test_ops_documented);
+  tcase_add_test(tc, test_ops_have_value_tests);
   suite_add_tcase(s, tc);
   return s;
 }
