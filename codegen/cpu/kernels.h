@@ -102,8 +102,15 @@ LLVMValueRef cgk_from_fp(cg_kernel *k, ir_dtype t, LLVMValueRef v);
 LLVMValueRef cgk_from_i64(cg_kernel *k, ir_dtype t, LLVMValueRef v);
 /* Constant of dtype t from a double (ir_store_f's conversion, done now). */
 LLVMValueRef cgk_const(cg_kernel *k, ir_dtype t, double v);
-/* exp of a vector of f64, inline (no libm): within an ulp or two of exp. */
+/* Inline math (no libm calls, so loops over them vectorise) on an f64 or a
+ * vector of f64. exp is within an ulp or two of libm's; erf, erfc and tanh
+ * have a relative error of about 1e-11 or better (meant for f32 results,
+ * computed in double and rounded once). NaN, infinities and saturation as
+ * libm. */
 LLVMValueRef cgk_vexp_f64(cg_kernel *k, LLVMValueRef x);
+LLVMValueRef cgk_erf_f64(cg_kernel *k, LLVMValueRef x);
+LLVMValueRef cgk_erfc_f64(cg_kernel *k, LLVMValueRef x);
+LLVMValueRef cgk_tanh_f64(cg_kernel *k, LLVMValueRef x);
 
 /* ---- loop nests -------------------------------------------------------------------------- */
 #define CG_NEST_MAX_RANK 16

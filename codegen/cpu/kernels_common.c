@@ -303,71 +303,162 @@ LLVMValueRef cgk_addi(cg_kernel *k, LLVMValueRef a, int64_t c) {
   return cgk_add(k, a, cgl_i64(k->L, c));
 }
 
-/* exp of a vector of doubles without libm: k = rint(x / ln 2), r = x - k ln 2
- * (ln 2 in two parts, |r| <= 0.35), exp(r) by its Taylor polynomial to
- * degree 13 (truncation below 1e-17), times 2^k as two exact powers of two
- * (so subnormal results round once). Within an ulp or two of libm's exp;
- * exp(NaN) = NaN, exp(+inf) = +inf, exp(-inf) = 0. */
-static LLVMValueRef vsplat_f64(cgl *L, unsigned n, double v) {
+/* ---- inline math in double ------------------------------------------------------------- */
+
+/* A double constant of type t: a scalar for double, a splat for a vector
+ * of doubles (likewise for i64). */
+static LLVMValueRef splat_f64(cgl *L, LLVMTypeRef t, double v) {
+  if (LLVMGetTypeKind(t) != LLVMVectorTypeKind) return cgl_real(L->t_f64, v);
+  unsigned n = LLVMGetVectorSize(t);
   LLVMValueRef e[64];
+  KILN_ASSERT(n <= 64);
   for (unsigned i = 0; i < n; i++) e[i] = cgl_real(L->t_f64, v);
   return LLVMConstVector(e, n);
 }
-static LLVMValueRef vsplat_i64(cgl *L, unsigned n, int64_t v) {
+static LLVMValueRef splat_i64(cgl *L, LLVMTypeRef t, int64_t v) {
+  if (LLVMGetTypeKind(t) != LLVMVectorTypeKind) return cgl_i64(L, v);
+  unsigned n = LLVMGetVectorSize(t);
   LLVMValueRef e[64];
+  KILN_ASSERT(n <= 64);
   for (unsigned i = 0; i < n; i++) e[i] = cgl_i64(L, v);
   return LLVMConstVector(e, n);
 }
+static LLVMValueRef mfma(cgl *L, LLVMValueRef a, LLVMValueRef b, LLVMValueRef c) {
+  LLVMValueRef args[3] = {a, b, c};
+  return cgl_intrinsic(L, "llvm.fma", LLVMTypeOf(a), args, 3);
+}
+static LLVMValueRef mintr(cgl *L, const char *name, LLVMValueRef a, LLVMValueRef b) {
+  LLVMValueRef args[2] = {a, b};
+  return cgl_intrinsic(L, name, LLVMTypeOf(a), args, b ? 2 : 1);
+}
+/* Horner: c[0] + x (c[1] + x (... + x c[n-1])) */
+static LLVMValueRef horner(cgl *L, LLVMValueRef x, const double *c, int n) {
+  LLVMTypeRef t = LLVMTypeOf(x);
+  LLVMValueRef p = splat_f64(L, t, c[n - 1]);
+  for (int i = n - 2; i >= 0; i--) p = mfma(L, p, x, splat_f64(L, t, c[i]));
+  return p;
+}
 
+/* exp of a double or a vector of doubles without libm: k = rint(x / ln 2),
+ * r = x - k ln 2 (ln 2 in two parts, |r| <= 0.35), exp(r) by its Taylor
+ * polynomial to degree 13 (truncation below 1e-17), times 2^k as two exact
+ * powers of two (so subnormal results round once). Within an ulp or two of
+ * libm's exp; exp(NaN) = NaN, exp(+inf) = +inf, exp(-inf) = 0. */
 LLVMValueRef cgk_vexp_f64(cg_kernel *k, LLVMValueRef x) {
   cgl *L = k->L;
   LLVMBuilderRef b = L->b;
   LLVMTypeRef vt = LLVMTypeOf(x);
-  unsigned n = LLVMGetVectorSize(vt);
-  KILN_ASSERT(n <= 64);
-  LLVMTypeRef it = LLVMVectorType(L->t_i64, n);
-  LLVMValueRef args[3];
-  args[0] = x;
-  args[1] = vsplat_f64(L, n, 709.79);
-  LLVMValueRef xc = cgl_intrinsic(L, "llvm.minnum", vt, args, 2);
-  args[0] = xc;
-  args[1] = vsplat_f64(L, n, -746.0);
-  xc = cgl_intrinsic(L, "llvm.maxnum", vt, args, 2);
-  LLVMValueRef kf = LLVMBuildFMul(b, xc, vsplat_f64(L, n, 1.4426950408889634074), "");
-  kf = cgl_intrinsic(L, "llvm.rint", vt, &kf, 1);
+  LLVMTypeRef it = LLVMGetTypeKind(vt) == LLVMVectorTypeKind
+                       ? LLVMVectorType(L->t_i64, LLVMGetVectorSize(vt))
+                       : L->t_i64;
+  LLVMValueRef xc = mintr(L, "llvm.minnum", x, splat_f64(L, vt, 709.79));
+  xc = mintr(L, "llvm.maxnum", xc, splat_f64(L, vt, -746.0));
+  LLVMValueRef kf = LLVMBuildFMul(b, xc, splat_f64(L, vt, 1.4426950408889634074), "");
+  kf = mintr(L, "llvm.rint", kf, NULL);
   LLVMValueRef nk = LLVMBuildFNeg(b, kf, "");
-  args[0] = nk;
-  args[1] = vsplat_f64(L, n, 6.93147180369123816490e-01); /* ln 2, high bits */
-  args[2] = xc;
-  LLVMValueRef r = cgl_intrinsic(L, "llvm.fma", vt, args, 3);
-  args[1] = vsplat_f64(L, n, 1.90821492927058770002e-10); /* ln 2, low */
-  args[2] = r;
-  r = cgl_intrinsic(L, "llvm.fma", vt, args, 3);
+  LLVMValueRef r = mfma(L, nk, splat_f64(L, vt, 6.93147180369123816490e-01), xc); /* ln 2 high */
+  r = mfma(L, nk, splat_f64(L, vt, 1.90821492927058770002e-10), r);             /* ln 2 low */
   /* Horner: sum r^i / i!, i = 0 .. 13 */
-  double fact[14];
-  fact[0] = 1;
-  for (int i = 1; i < 14; i++) fact[i] = fact[i - 1] * i;
-  LLVMValueRef p = vsplat_f64(L, n, 1.0 / fact[13]);
-  for (int i = 12; i >= 0; i--) {
-    args[0] = p;
-    args[1] = r;
-    args[2] = vsplat_f64(L, n, 1.0 / fact[i]);
-    p = cgl_intrinsic(L, "llvm.fma", vt, args, 3);
-  }
+  double c[14];
+  c[0] = 1;
+  for (int i = 1; i < 14; i++) c[i] = c[i - 1] / i;
+  LLVMValueRef p = horner(L, r, c, 14);
   /* 2^k = 2^k1 * 2^k2, k1 = k >> 1, k2 = k - k1 (both within the normal range) */
   LLVMValueRef ki = LLVMBuildFPToSI(b, kf, it, "");
-  LLVMValueRef k1 = LLVMBuildAShr(b, ki, vsplat_i64(L, n, 1), "");
+  LLVMValueRef k1 = LLVMBuildAShr(b, ki, splat_i64(L, it, 1), "");
   LLVMValueRef k2 = LLVMBuildSub(b, ki, k1, "");
-  LLVMValueRef bias = vsplat_i64(L, n, 1023), sh = vsplat_i64(L, n, 52);
+  LLVMValueRef bias = splat_i64(L, it, 1023), sh = splat_i64(L, it, 52);
   LLVMValueRef s1 = LLVMBuildShl(b, LLVMBuildAdd(b, k1, bias, ""), sh, "");
   LLVMValueRef s2 = LLVMBuildShl(b, LLVMBuildAdd(b, k2, bias, ""), sh, "");
   s1 = LLVMBuildBitCast(b, s1, vt, "");
   s2 = LLVMBuildBitCast(b, s2, vt, "");
   LLVMValueRef y = LLVMBuildFMul(b, LLVMBuildFMul(b, p, s1, ""), s2, "");
   /* exact ends: overflow to +inf, underflow to 0, NaN through */
-  LLVMValueRef big = LLVMBuildFCmp(b, LLVMRealOGT, x, vsplat_f64(L, n, 709.782712893384), "");
-  y = LLVMBuildSelect(b, big, vsplat_f64(L, n, INFINITY), y, "");
-  LLVMValueRef tiny = LLVMBuildFCmp(b, LLVMRealOLT, x, vsplat_f64(L, n, -745.2), "");
-  y = LLVMBuildSelect(b, tiny, vsplat_f64(L, n, 0.0), y, "");
+  LLVMValueRef big = LLVMBuildFCmp(b, LLVMRealOGT, x, splat_f64(L, vt, 709.782712893384), "");
+  y = LLVMBuildSelect(b, big, splat_f64(L, vt, INFINITY), y, "");
+  LLVMValueRef tiny = LLVMBuildFCmp(b, LLVMRealOLT, x, splat_f64(L, vt, -745.2), "");
+  y = LLVMBuildSelect(b, tiny, splat_f64(L, vt, 0.0), y, "");
   return LLVMBuildSelect(b, LLVMBuildFCmp(b, LLVMRealUNO, x, x, ""), x, y, "");
+}
+
+/* erfc(a) for a >= 0 (or +inf, NaN): t exp(-a^2 + g(t)), t = 1 / (1 + a/2),
+ * g a degree-16 polynomial fitted (Chebyshev nodes, t for a in [0, 27]) to
+ * log(erfc(a) e^(a^2) / t): relative error below 1e-11 (erfc(a) for a > 27
+ * is below 1e-318). */
+static LLVMValueRef erfc_pos(cg_kernel *k, LLVMValueRef a) {
+  static const double g[17] = {
+      -0.62519531188811406,   0.63169968467790794,    0.032409287718240011,
+      -0.039698264497525816,  -0.0050576942840099342, 0.0065183807993129056,
+      0.00040709638712784938, -0.0014048508144527039, 0.00013718410975000888,
+      0.00030048770364446425, -9.7987433572943887e-05, -5.1602807120140869e-05,
+      3.6050862676594679e-05, 5.1358138543937531e-06, -8.6126414847074043e-06,
+      -4.1636670918275279e-08, 1.0579362092639592e-06};
+  const double tmin = 0.068965517241379309, scale = 2.1481481481481484;
+  cgl *L = k->L;
+  LLVMBuilderRef b = L->b;
+  LLVMTypeRef t = LLVMTypeOf(a);
+  LLVMValueRef one = splat_f64(L, t, 1.0);
+  LLVMValueRef tt = LLVMBuildFDiv(b, one, mfma(L, a, splat_f64(L, t, 0.5), one), "");
+  LLVMValueRef u = mfma(L, tt, splat_f64(L, t, scale), splat_f64(L, t, -(tmin * scale + 1.0)));
+  LLVMValueRef e = mfma(L, LLVMBuildFNeg(b, a, ""), a, horner(L, u, g, 17));
+  return LLVMBuildFMul(b, tt, cgk_vexp_f64(k, e), "");
+}
+
+/* erfc of a double (or vector of doubles): erfc_pos(|z|), 2 - that for
+ * z < 0. erfc(NaN) = NaN, erfc(+inf) = 0, erfc(-inf) = 2. */
+LLVMValueRef cgk_erfc_f64(cg_kernel *k, LLVMValueRef z) {
+  cgl *L = k->L;
+  LLVMBuilderRef b = L->b;
+  LLVMTypeRef t = LLVMTypeOf(z);
+  LLVMValueRef ec = erfc_pos(k, mintr(L, "llvm.fabs", z, NULL));
+  LLVMValueRef neg = LLVMBuildFCmp(b, LLVMRealOLT, z, splat_f64(L, t, 0.0), "");
+  LLVMValueRef r = LLVMBuildSelect(b, neg, LLVMBuildFSub(b, splat_f64(L, t, 2.0), ec, ""), ec, "");
+  return LLVMBuildSelect(b, LLVMBuildFCmp(b, LLVMRealUNO, z, z, ""), z, r, "");
+}
+
+/* erf of a double (or vector of doubles): for |z| < 0.5 its Taylor series
+ * (z times a polynomial in z^2 to z^26, truncation below 1e-17, keeps -0),
+ * else sign(z) (1 - erfc(|z|)) (no cancellation: erfc(|z|) < 0.48). */
+LLVMValueRef cgk_erf_f64(cg_kernel *k, LLVMValueRef z) {
+  cgl *L = k->L;
+  LLVMBuilderRef b = L->b;
+  LLVMTypeRef t = LLVMTypeOf(z);
+  double c[14];
+  double f = 1; /* n! */
+  for (int n = 0; n < 14; n++) {
+    if (n) f *= n;
+    c[n] = (n & 1 ? -1.0 : 1.0) * 1.12837916709551257390 / (f * (2 * n + 1));
+  }
+  LLVMValueRef small = LLVMBuildFMul(b, z, horner(L, LLVMBuildFMul(b, z, z, ""), c, 14), "");
+  LLVMValueRef a = mintr(L, "llvm.fabs", z, NULL);
+  LLVMValueRef big = LLVMBuildFSub(b, splat_f64(L, t, 1.0), erfc_pos(k, a), "");
+  big = mintr(L, "llvm.copysign", big, z);
+  LLVMValueRef is_small = LLVMBuildFCmp(b, LLVMRealOLT, a, splat_f64(L, t, 0.5), "");
+  LLVMValueRef r = LLVMBuildSelect(b, is_small, small, big, "");
+  return LLVMBuildSelect(b, LLVMBuildFCmp(b, LLVMRealUNO, z, z, ""), z, r, "");
+}
+
+/* tanh of a double (or vector of doubles): for |x| < 1/16 its Taylor series
+ * to x^11 (relative truncation below 1e-14, keeps -0), else
+ * sign(x) (1 - 2 / (e^(2|x|) + 1)) (1 at overflow). tanh(NaN) = NaN. */
+LLVMValueRef cgk_tanh_f64(cg_kernel *k, LLVMValueRef x) {
+  static const double c[6] = {1.0,
+                              -1.0 / 3,
+                              2.0 / 15,
+                              -17.0 / 315,
+                              62.0 / 2835,
+                              -1382.0 / 155925};
+  cgl *L = k->L;
+  LLVMBuilderRef b = L->b;
+  LLVMTypeRef t = LLVMTypeOf(x);
+  LLVMValueRef small = LLVMBuildFMul(b, x, horner(L, LLVMBuildFMul(b, x, x, ""), c, 6), "");
+  LLVMValueRef a = mintr(L, "llvm.fabs", x, NULL);
+  LLVMValueRef e = cgk_vexp_f64(k, LLVMBuildFAdd(b, a, a, ""));
+  LLVMValueRef one = splat_f64(L, t, 1.0);
+  LLVMValueRef big = LLVMBuildFSub(
+      b, one, LLVMBuildFDiv(b, splat_f64(L, t, 2.0), LLVMBuildFAdd(b, e, one, ""), ""), "");
+  big = mintr(L, "llvm.copysign", big, x);
+  LLVMValueRef is_small = LLVMBuildFCmp(b, LLVMRealOLT, a, splat_f64(L, t, 0.0625), "");
+  LLVMValueRef r = LLVMBuildSelect(b, is_small, small, big, "");
+  return LLVMBuildSelect(b, LLVMBuildFCmp(b, LLVMRealUNO, x, x, ""), x, r, "");
 }

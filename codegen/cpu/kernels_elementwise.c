@@ -5,7 +5,12 @@
  * Floats are computed in their own type (f32 in f32, so loops vectorise):
  * + - * / sqrt, comparisons, min/max, floor/ceil/round and the selects are
  * then bit-identical to the interpreter (which rounds one double result),
- * and library functions (exp, tanh, erf, ...) agree within an ulp or two.
+ * and library functions (tanh, log, sin, ...) agree within an ulp or two.
+ * f32 exp, tanh, erf, sigmoid, silu and gelu are computed in double with
+ * kernels_common.c's inline math (relative error 1e-11 or less, so the
+ * f32 result is the interpreter's rounded double but for a value within
+ * about 2^-35 of a rounding boundary: one ulp at most), which vectorises
+ * where a libm call would not.
  * pow is the exception: it is computed in double like the interpreter, so
  * integer and mixed-type pow stay exact. Integers are computed in their own
  * width, which wraps exactly as the interpreter's int64 arithmetic followed
@@ -141,12 +146,15 @@ static void uparams_init(const ir_node *n, ir_dtype t, uparams *p) {
   }
 }
 
-/* 1 / (1 + e^-x) for x >= 0, e^x / (1 + e^x) otherwise: one exp(-|x|). */
-static LLVMValueRef sigmoid(cg_kernel *k, LLVMValueRef x) {
-  LLVMValueRef e = intr1(k, "llvm.exp", LLVMBuildFNeg(BLD, intr1(k, "llvm.fabs", x), ""));
+/* 1 / (1 + e^-x) for x >= 0, e^x / (1 + e^x) otherwise: one exp(-|x|);
+ * the inline cgk_vexp_f64 (x: f64) where `inl`, else llvm.exp. */
+static LLVMValueRef sigmoid_exp(cg_kernel *k, LLVMValueRef x, int inl) {
+  LLVMValueRef na = LLVMBuildFNeg(BLD, intr1(k, "llvm.fabs", x), "");
+  LLVMValueRef e = inl ? cgk_vexp_f64(k, na) : intr1(k, "llvm.exp", na);
   LLVMValueRef one = fconst(x, 1.0), den = fadd(k, one, e);
   return sel(k, fcmp(k, LLVMRealOGE, x, fconst(x, 0.0)), fdiv(k, one, den), fdiv(k, e, den));
 }
+static LLVMValueRef sigmoid(cg_kernel *k, LLVMValueRef x) { return sigmoid_exp(k, x, 0); }
 
 /* max(x, 0) + log1p(e^-|x|) */
 static LLVMValueRef softplus(cg_kernel *k, LLVMValueRef x) {
@@ -154,9 +162,48 @@ static LLVMValueRef softplus(cg_kernel *k, LLVMValueRef x) {
   return fadd(k, fmaxnum(k, x, fconst(x, 0.0)), libm1(k, "log1p", e));
 }
 
+/* f32 exp, tanh, erf, sigmoid, silu and gelu: in double, as the
+ * interpreter, with the inline math of kernels_common.c (no libm calls, so
+ * the loops vectorise), rounded once to f32; NULL for the other ops. */
+static LLVMValueRef unary_f32_via_f64(cg_kernel *k, const uparams *p, LLVMValueRef x32) {
+  cgl *L = k->L;
+  switch (p->op) {
+  case IR_OP_EXP:
+  case IR_OP_TANH:
+  case IR_OP_ERF:
+  case IR_OP_SIGMOID:
+  case IR_OP_SILU:
+  case IR_OP_GELU: break;
+  default: return NULL;
+  }
+  LLVMValueRef x = LLVMBuildFPExt(BLD, x32, L->t_f64, ""), y;
+  switch (p->op) {
+  case IR_OP_EXP: y = cgk_vexp_f64(k, x); break;
+  case IR_OP_TANH: y = cgk_tanh_f64(k, x); break;
+  case IR_OP_ERF: y = cgk_erf_f64(k, x); break;
+  case IR_OP_SIGMOID: y = sigmoid_exp(k, x, 1); break;
+  case IR_OP_SILU: y = fmul(k, x, sigmoid_exp(k, x, 1)); break;
+  default: /* IR_OP_GELU, the interpreter's expressions */
+    if (p->gelu_tanh) {
+      LLVMValueRef x3 = fmul(k, fmul(k, fmul(k, fconst(x, 0.044715), x), x), x);
+      LLVMValueRef in = fmul(k, fconst(x, 0.79788456080286535588), fadd(k, x, x3));
+      y = fmul(k, fmul(k, fconst(x, 0.5), x), fadd(k, fconst(x, 1.0), cgk_tanh_f64(k, in)));
+    } else {
+      LLVMValueRef z = fmul(k, LLVMBuildFNeg(BLD, x, ""), fconst(x, 0.70710678118654752440));
+      y = fmul(k, fmul(k, fconst(x, 0.5), x), cgk_erfc_f64(k, z));
+    }
+    break;
+  }
+  return LLVMBuildFPTrunc(BLD, y, L->t_f32, "");
+}
+
 /* One element of a unary op on a float x (f32 or f64). */
 static LLVMValueRef unary_fp(cg_kernel *k, const uparams *p, LLVMValueRef x) {
   LLVMValueRef zero = fconst(x, 0.0), one = fconst(x, 1.0);
+  if (LLVMTypeOf(x) == k->L->t_f32) {
+    LLVMValueRef y = unary_f32_via_f64(k, p, x);
+    if (y) return y;
+  }
   switch (p->op) {
   case IR_OP_NEG: return LLVMBuildFNeg(BLD, x, "");
   case IR_OP_ABS: return intr1(k, "llvm.fabs", x);

@@ -443,12 +443,16 @@ static LLVMValueRef epi_vector(cg_kernel *k, epi_ctx *c, LLVMValueRef v, LLVMVal
   LLVMValueRef *off0 = kiln_xcalloc((size_t)nops + 1, sizeof(LLVMValueRef));
   LLVMValueRef *off = kiln_xcalloc((size_t)nops + 1, sizeof(LLVMValueRef));
   if (c->lanes_on_axis) epi_offsets(k, c, idx, off0);
-  LLVMValueRef acc = cgl_alloca(L, t, "epi.v");
+  /* the lanes go through a small array, so the loop over them is a plain
+   * loop over memory that the loop vectoriser takes (a large epilogue, e.g.
+   * an inline erf, then runs on vectors) */
+  LLVMTypeRef et = LLVMGetElementType(t);
+  LLVMValueRef acc = cgl_alloca(L, LLVMArrayType(et, w), "epi.v");
+  LLVMSetAlignment(acc, 64);
   LLVMBuildStore(BLD, v, acc);
   cgl_loop lp;
   LLVMValueRef l = cgl_loop_begin(L, &lp, cgl_i64(L, 0), cgl_i64(L, (int64_t)w), "lane");
-  LLVMValueRef cur = LLVMBuildLoad2(BLD, t, acc, "");
-  LLVMValueRef x = LLVMBuildExtractElement(BLD, cur, l, "");
+  LLVMValueRef x = cgl_load(L, et, acc, l);
   LLVMValueRef at = cgk_add(k, idx, l);
   if (c->lanes_on_axis) {
     for (int i = 0; i < f->n_in; i++) {
@@ -460,7 +464,7 @@ static LLVMValueRef epi_vector(cg_kernel *k, epi_ctx *c, LLVMValueRef v, LLVMVal
     epi_offsets(k, c, at, off);
   }
   LLVMValueRef y = epi_eval(k, c, x, off);
-  LLVMBuildStore(BLD, LLVMBuildInsertElement(BLD, LLVMBuildLoad2(BLD, t, acc, ""), y, l, ""), acc);
+  cgl_store(L, y, acc, l);
   cgl_loop_end(L, &lp);
   free(off0);
   free(off);

@@ -372,6 +372,28 @@ START_TEST(test_unary_float) {
 }
 END_TEST
 
+/* f32 exp, tanh, erf, sigmoid, silu and gelu (inline math in double,
+ * kernels_common.c) over wide ranges, tiny values and the specials of
+ * FILL_DEFAULT: within an ulp or two of the interpreter's libm results,
+ * subnormals included. */
+START_TEST(test_unary_f32_inline_math) {
+  const ir_op ops[] = {IR_OP_EXP,  IR_OP_TANH, IR_OP_ERF, IR_OP_SIGMOID,
+                       IR_OP_SILU, IR_OP_GELU, IR_OP_GELU};
+  const double ranges[][2] = {{-1e-6, 1e-6}, {-0.2, 0.2},   {-1.5, 1.5},   {-6, 6},
+                              {-20, 20},     {-110, 110},   {-1e4, 1e4},   {85, 92}};
+  for (size_t o = 0; o < sizeof ops / sizeof ops[0]; o++) {
+    tg t = tg_new(ir_op_name(ops[o]));
+    for (int r = 0; r <= (int)(sizeof ranges / sizeof ranges[0]); r++) {
+      int x = r == 0 ? tg_input(&t, IR_F32, 1, D(4099))
+                     : tg_input_range(&t, IR_F32, 1, D(4099), ranges[r - 1][0], ranges[r - 1][1]);
+      int n = tg_node1(&t, ops[o], x);
+      if (o == 6) ir_set_string(t.g, n, "approximate", "tanh");
+    }
+    tg_check(&t, 0x1p-23, 0x1p-148);
+  }
+}
+END_TEST
+
 START_TEST(test_unary_int) {
   const ir_op ops[] = {IR_OP_NEG,  IR_OP_ABS,    IR_OP_RELU, IR_OP_SIGN,
                        IR_OP_CLIP, IR_OP_SHRINK, IR_OP_ERF,  IR_OP_IDENTITY};
@@ -1490,6 +1512,7 @@ Suite *codegen_suite(void) {
   tcase_set_timeout(tc, 300);
   tcase_add_test(tc, test_unary_float);
   tcase_add_test(tc, test_unary_int);
+  tcase_add_test(tc, test_unary_f32_inline_math);
   tcase_add_test(tc, test_not);
   tcase_add_test(tc, test_cast);
   tcase_add_test(tc, test_binary_arith);
