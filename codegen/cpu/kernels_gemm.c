@@ -151,6 +151,8 @@ int64_t cg_gemm_packed_b_elems(const cg_gemm_plan *p) { return p->npad * p->K; }
 /* Largest B packed once and shared by a kernel's tasks (bytes). */
 #define SHARED_B_MAX (8 << 20)
 #define SHARED_MIN_PANELS 4
+/* Fewer row blocks than this: the shared-B tasks split the columns too. */
+#define SHARED_MIN_TASKS 8
 
 /* Tasks: batch entries x row blocks x column blocks. A dense A is read in
  * place (no packing), so splitting N costs nothing; splitting M makes
@@ -181,7 +183,13 @@ int64_t cg_gemm_split(cg_gemm *g) {
   if (g->shared_b) {
     /* a task's rows reuse each B panel from L1: 4 row panels at least */
     g->mb = cdiv(p->mp, imax(1, imin(want, p->mp / SHARED_MIN_PANELS))) * p->mr;
+    /* few row blocks (few rows): split the columns too, so that the
+     * threads get several tasks each (A is then read once per column
+     * block, so not when there are row blocks enough) */
+    int64_t nmb = cdiv(p->M, g->mb);
     g->nb = p->npad;
+    if (nmb < SHARED_MIN_TASKS)
+      g->nb = cdiv(p->np, imax(1, imin(p->np, cdiv(imin(want, SHARED_MIN_TASKS), nmb)))) * p->nr;
     return shared;
   }
   int64_t nblk = imax(1, imin(per_batch, p->np));

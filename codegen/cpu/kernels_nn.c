@@ -622,6 +622,11 @@ static void dw_task(cg_kernel *k, LLVMValueRef t, void *user) {
   cgl_loop_end(L, &lp);
 }
 
+/* Work per task (flops) of a depthwise conv: a task is a few planes and
+ * costs one atomic increment, so small tasks (a few microseconds) keep the
+ * threads balanced on small layers (7x7 and 14x14 planes). */
+#define DW_TASK_MIN_FLOPS (1 << 15)
+
 static int conv_depthwise(cg_kernel *k) {
   const ir_type *x = k->in_t[0], *w = k->in_t[1], *y = k->out_t[0];
   dw_ctx c;
@@ -645,7 +650,7 @@ static int conv_depthwise(cg_kernel *k) {
   strides_of(c.g.in, c.g.nsp, c.istr);
   c.planes = x->dims[0] * c.M;
   double flops = 2.0 * (double)c.planes * (double)c.Osz * (double)c.ksz;
-  int64_t tasks = (int64_t)(flops / (1 << 18));
+  int64_t tasks = (int64_t)(flops / DW_TASK_MIN_FLOPS);
   if (tasks < 1) tasks = 1;
   if (tasks > 256) tasks = 256;
   if (tasks > c.planes) tasks = c.planes;
@@ -1116,6 +1121,9 @@ static void pv_task(cg_kernel *k, LLVMValueRef t, void *user) {
   cgl_loop_end(L, &lp);
 }
 
+/* Work per task of a vector pool (taps x outputs), as DW_TASK_MIN_FLOPS. */
+#define POOL_TASK_MIN_WORK (1 << 15)
+
 /* 0 when the vector kernel does not apply (integers, indices, lp_pool). */
 static int pool_vec(cg_kernel *k) {
   const ir_type *x = k->in_t[0], *y = k->out_t[0];
@@ -1140,9 +1148,9 @@ static int pool_vec(cg_kernel *k) {
   strides_of(c.g.in, c.g.nsp, c.istr);
   c.planes = x->dims[0] * x->dims[1];
   double work = (double)c.planes * (double)c.Osz * (double)prod(c.g.kernel, 0, c.g.nsp);
-  int64_t tasks = (int64_t)(work / (1 << 18));
+  int64_t tasks = (int64_t)(work / POOL_TASK_MIN_WORK);
   if (tasks < 1) tasks = 1;
-  if (tasks > 64) tasks = 64;
+  if (tasks > 256) tasks = 256;
   if (tasks > c.planes) tasks = c.planes;
   c.per_task = (c.planes + tasks - 1) / tasks;
   tasks = (c.planes + c.per_task - 1) / c.per_task;
