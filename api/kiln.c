@@ -209,7 +209,8 @@ int kiln_pipeline_describe(const kiln_pipeline_options *o, char *buf, size_t n, 
   return KILN_OK;
 }
 
-int kiln_model_optimize(kiln_model *m, const kiln_pipeline_options *o, kiln_diag *d) {
+/* Runs the pipeline the options select over g. */
+static int run_pipeline(ir_graph *g, const kiln_pipeline_options *o, kiln_diag *d) {
   pass_pipeline p;
   int rc = make_pipeline(o, &p, d);
   if (rc) return rc;
@@ -221,7 +222,11 @@ int kiln_model_optimize(kiln_model *m, const kiln_pipeline_options *o, kiln_diag
   po.dump_after = o->dump_after;
   po.dump_dir = o->dump_dir;
   po.report = o->report;
-  return pass_run(m->g, &p, &po, d);
+  return pass_run(g, &p, &po, d);
+}
+
+int kiln_model_optimize(kiln_model *m, const kiln_pipeline_options *o, kiln_diag *d) {
+  return run_pipeline(m->g, o, d);
 }
 
 int kiln_model_print(const kiln_model *m, FILE *f, const char *side_file, kiln_diag *d) {
@@ -597,19 +602,8 @@ int kiln_model_write_dot(const kiln_model *m, const kiln_pipeline_options *o, FI
     kiln_pipeline_options_init(&defaults);
     o = &defaults;
   }
-  pass_pipeline p;
-  int rc = make_pipeline(o, &p, d);
-  if (rc) return rc;
-  pass_options po;
-  pass_options_default(&po);
-  po.opt_level = o->opt_level;
-  po.verify_each = o->verify_each;
-  po.time_passes = o->time_passes;
-  po.dump_after = o->dump_after;
-  po.dump_dir = o->dump_dir;
-  po.report = o->report;
   ir_graph *g = ir_graph_clone(m->g);
-  rc = pass_run(g, &p, &po, d);
+  int rc = run_pipeline(g, o, d);
   if (!rc) rc = ir_write_dot(g, f, d);
   ir_graph_free(g);
   return rc;

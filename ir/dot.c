@@ -7,30 +7,6 @@
 
 /* ---- strings ------------------------------------------------------------------------------ */
 
-/* Length of the valid UTF-8 sequence at s (n bytes left), 0 when invalid. */
-static int utf8_len(const unsigned char *s, size_t n) {
-  unsigned c = s[0];
-  int len;
-  unsigned lo = 0x80, hi = 0xbf; /* allowed range of the second byte */
-  if (c < 0x80) return 1;
-  if (c >= 0xc2 && c <= 0xdf) len = 2;
-  else if (c >= 0xe0 && c <= 0xef) {
-    len = 3;
-    if (c == 0xe0) lo = 0xa0; /* no overlong forms */
-    if (c == 0xed) hi = 0x9f; /* no surrogates */
-  } else if (c >= 0xf0 && c <= 0xf4) {
-    len = 4;
-    if (c == 0xf0) lo = 0x90;
-    if (c == 0xf4) hi = 0x8f; /* nothing above U+10FFFF */
-  } else
-    return 0;
-  if ((size_t)len > n) return 0;
-  if (s[1] < lo || s[1] > hi) return 0;
-  for (int i = 2; i < len; i++)
-    if ((s[i] & 0xc0) != 0x80) return 0;
-  return len;
-}
-
 /* The body of a quoted string (no quotes); see ir_dot_put_string. */
 static void put_esc(FILE *f, const char *str) {
   const unsigned char *s = (const unsigned char *)(str ? str : "");
@@ -45,7 +21,7 @@ static void put_esc(FILE *f, const char *str) {
     else if (c == '\r') fputs("\\\\r", f);
     else if (c < 0x20 || c == 0x7f) fprintf(f, "\\\\x%02x", c);
     else {
-      int len = utf8_len(s + i, n - i);
+      int len = ir_utf8_len(s + i, n - i);
       if (len == 0) {
         fprintf(f, "\\\\x%02x", c);
       } else {

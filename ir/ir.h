@@ -65,6 +65,11 @@ int ir_type_equal(const ir_type *a, const ir_type *b);
 int ir_type_check(const ir_type *t, kiln_diag *d, const char *what);
 /* "f32[1,3,224,224]" into buf; returns buf. */
 char *ir_type_str(const ir_type *t, char *buf, size_t n);
+/* Length of the well-formed UTF-8 sequence at s (n >= 1 bytes left), 0 when
+ * the bytes there are not one (overlong forms, surrogates and code points
+ * above U+10FFFF are not); the printer and the Graphviz writer escape such
+ * bytes. */
+int ir_utf8_len(const unsigned char *s, size_t n);
 
 /* ---- tensors (interpreter and constant data) ---------------------------- */
 typedef struct {

@@ -111,8 +111,7 @@ static void fmt_arg(char *out, double x) {
 }
 
 /* ---- names and strings ---------------------------------------------------------- */
-/* Length of the well-formed UTF-8 sequence at s (n bytes left), 0 if none. */
-static int utf8_len(const unsigned char *s, size_t n) {
+int ir_utf8_len(const unsigned char *s, size_t n) {
   unsigned c = s[0];
   int len;
   unsigned lo = 0x80, hi = 0xbf; /* allowed range of the second byte */
@@ -157,7 +156,7 @@ static void put_quoted(FILE *f, const char *str) {
       fprintf(f, "\\x%02x", c);
       i++;
     } else {
-      int len = utf8_len(s + i, n - i);
+      int len = ir_utf8_len(s + i, n - i);
       if (len == 0) {
         fprintf(f, "\\x%02x", c);
         i++;
