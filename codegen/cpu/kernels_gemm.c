@@ -738,17 +738,22 @@ static void row_panels(gctx *c, LLVMValueRef bp, LLVMValueRef n0, int nvalid) {
   }
 }
 
+/* The emission context of one task of g's kernel. */
+static void gctx_init(gctx *c, cg_kernel *k, const cg_gemm *g) {
+  memset(c, 0, sizeof *c);
+  c->k = k;
+  c->g = g;
+  c->p = &g->p;
+  c->et = cgl_dtype(k->L, g->p.t);
+  c->vt = LLVMVectorType(c->et, (unsigned)g->p.vl);
+}
+
 static void gemm_task(cg_kernel *k, LLVMValueRef t, void *user) {
   const cg_gemm *g = user;
   const cg_gemm_plan *p = &g->p;
   cgl *L = k->L;
   gctx c;
-  memset(&c, 0, sizeof c);
-  c.k = k;
-  c.g = g;
-  c.p = p;
-  c.et = cgl_dtype(L, p->t);
-  c.vt = LLVMVectorType(c.et, (unsigned)p->vl);
+  gctx_init(&c, k, g);
   int64_t nmb = cdiv(p->M, g->mb), nnb = cdiv(p->N, g->nb);
   LLVMValueRef b = LLVMBuildSDiv(BLD, t, ci(k, nmb * nnb), "b");
   LLVMValueRef rest = LLVMBuildSRem(BLD, t, ci(k, nmb * nnb), "");
@@ -817,12 +822,7 @@ static void pack_task(cg_kernel *k, LLVMValueRef t, void *user) {
   const cg_gemm_plan *p = &g->p;
   cgl *L = k->L;
   gctx c;
-  memset(&c, 0, sizeof c);
-  c.k = k;
-  c.g = g;
-  c.p = p;
-  c.et = cgl_dtype(L, p->t);
-  c.vt = LLVMVectorType(c.et, (unsigned)p->vl);
+  gctx_init(&c, k, g);
   LLVMValueRef kb = LLVMBuildSDiv(BLD, t, ci(k, p->np), "kb");
   LLVMValueRef jp = LLVMBuildSRem(BLD, t, ci(k, p->np), "jp");
   c.k0 = mul(k, kb, ci(k, p->kc));

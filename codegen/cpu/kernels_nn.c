@@ -574,16 +574,37 @@ static void dw_vector(cg_kernel *k, dw_ctx *c, LLVMValueRef yrow, LLVMValueRef b
   }
 }
 
+/* Task t's planes [lo, hi) of `planes`, per_task each (the last task may
+ * get fewer). */
+static void task_planes(cg_kernel *k, LLVMValueRef t, int64_t per_task, int64_t planes,
+                        LLVMValueRef *lo, LLVMValueRef *hi) {
+  cgl *L = k->L;
+  *lo = cgk_muli(k, t, per_task);
+  LLVMValueRef h = cgk_addi(k, *lo, per_task);
+  *hi = LLVMBuildSelect(BLD, LLVMBuildICmp(BLD, LLVMIntSLT, h, cgl_i64(L, planes), ""), h,
+                        cgl_i64(L, planes), "");
+}
+
+/* For output row `row` (the flat index over every spatial axis but the
+ * last), the input coordinate of the window's first tap on each of those
+ * axes: ib[d] = out_d * stride[d] - pad[d], d < nsp - 1. */
+static void row_origin(cg_kernel *k, const geom *g, LLVMValueRef row, LLVMValueRef *ib) {
+  cgl *L = k->L;
+  LLVMValueRef o = row;
+  for (int d = g->nsp - 2; d >= 0; d--) {
+    LLVMValueRef od = d ? LLVMBuildSRem(BLD, o, cgl_i64(L, g->out[d]), "") : o;
+    if (d) o = LLVMBuildSDiv(BLD, o, cgl_i64(L, g->out[d]), "");
+    ib[d] = cgk_addi(k, cgk_muli(k, od, g->stride[d]), -g->pad[d]);
+  }
+}
+
 static void dw_task(cg_kernel *k, LLVMValueRef t, void *user) {
   dw_ctx *c = user;
   cgl *L = k->L;
   const geom *g = &c->g;
-  int nsp = g->nsp, last = nsp - 1;
   c->acc = cgk_var(k, c->vt, NULL);
-  LLVMValueRef lo = cgk_muli(k, t, c->per_task);
-  LLVMValueRef hi = cgk_addi(k, lo, c->per_task);
-  hi = LLVMBuildSelect(BLD, LLVMBuildICmp(BLD, LLVMIntSLT, hi, cgl_i64(L, c->planes), ""), hi,
-                       cgl_i64(L, c->planes), "");
+  LLVMValueRef lo, hi;
+  task_planes(k, t, c->per_task, c->planes, &lo, &hi);
   cgl_loop lp, lr, lc;
   LLVMValueRef plane = cgl_loop_begin(L, &lp, lo, hi, "plane");
   LLVMValueRef n = LLVMBuildSDiv(BLD, plane, cgl_i64(L, c->M), "");
@@ -594,12 +615,7 @@ static void dw_task(cg_kernel *k, LLVMValueRef t, void *user) {
   LLVMValueRef bias = c->has_bias ? cgl_load(L, c->et, k->in[2], m) : LLVMConstNull(c->et);
   LLVMValueRef ybase = cgk_muli(k, plane, c->Osz);
   LLVMValueRef row = cgl_loop_begin(L, &lr, cgl_i64(L, 0), cgl_i64(L, c->Osz / c->OW), "row");
-  LLVMValueRef o = row;
-  for (int d = last - 1; d >= 0; d--) {
-    LLVMValueRef od = d ? LLVMBuildSRem(BLD, o, cgl_i64(L, g->out[d]), "") : o;
-    if (d) o = LLVMBuildSDiv(BLD, o, cgl_i64(L, g->out[d]), "");
-    c->ib[d] = cgk_addi(k, cgk_muli(k, od, g->stride[d]), -g->pad[d]);
-  }
+  row_origin(k, g, row, c->ib);
   LLVMValueRef yrow = cgk_add(k, ybase, cgk_muli(k, row, c->OW));
   int64_t full = c->OW / c->vl, rem = c->OW % c->vl;
   LLVMValueRef ones = LLVMConstAllOnes(LLVMVectorType(L->t_i1, (unsigned)c->vl));
@@ -1075,7 +1091,6 @@ static void pv_task(cg_kernel *k, LLVMValueRef t, void *user) {
   pv_ctx *c = user;
   cgl *L = k->L;
   const geom *g = &c->g;
-  int last = g->nsp - 1;
   LLVMTypeRef mt = LLVMVectorType(L->t_i1, (unsigned)c->vl);
   if (c->op == IR_OP_MAX_POOL) {
     c->best = cgk_var(k, c->vt, NULL);
@@ -1085,21 +1100,14 @@ static void pv_task(cg_kernel *k, LLVMValueRef t, void *user) {
     c->cnt = cgk_var(k, c->dvt, NULL);
     c->cntp = cgk_var(k, c->dvt, NULL);
   }
-  LLVMValueRef lo = cgk_muli(k, t, c->per_task);
-  LLVMValueRef hi = cgk_addi(k, lo, c->per_task);
-  hi = LLVMBuildSelect(BLD, LLVMBuildICmp(BLD, LLVMIntSLT, hi, cgl_i64(L, c->planes), ""), hi,
-                       cgl_i64(L, c->planes), "");
+  LLVMValueRef lo, hi;
+  task_planes(k, t, c->per_task, c->planes, &lo, &hi);
   cgl_loop lp, lr, lc;
   LLVMValueRef plane = cgl_loop_begin(L, &lp, lo, hi, "plane");
   c->xin = cgl_gep(L, c->et, k->in[0], cgk_muli(k, plane, c->Isz));
   LLVMValueRef ybase = cgk_muli(k, plane, c->Osz);
   LLVMValueRef row = cgl_loop_begin(L, &lr, cgl_i64(L, 0), cgl_i64(L, c->Osz / c->OW), "row");
-  LLVMValueRef o = row;
-  for (int d = last - 1; d >= 0; d--) {
-    LLVMValueRef od = d ? LLVMBuildSRem(BLD, o, cgl_i64(L, g->out[d]), "") : o;
-    if (d) o = LLVMBuildSDiv(BLD, o, cgl_i64(L, g->out[d]), "");
-    c->ib[d] = cgk_addi(k, cgk_muli(k, od, g->stride[d]), -g->pad[d]);
-  }
+  row_origin(k, g, row, c->ib);
   LLVMValueRef yrow = cgk_add(k, ybase, cgk_muli(k, row, c->OW));
   int64_t full = c->OW / c->vl, rem = c->OW % c->vl;
   if (full > 0) {
